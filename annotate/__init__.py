@@ -1,0 +1,1 @@
+"""The napari plugin for clicking points per vertebra (thin: it calls pointseg and pseudo)."""

@@ -1,0 +1,256 @@
+"""The ``pointseg`` command line. Each command parses its arguments and calls library functions.
+
+Conventions shared by every command: ``--help``; a progress bar on long work (``--quiet`` hides it);
+bad input ends with one line naming the file and the problem and exit status 2 (``--debug`` shows the
+traceback); every output file is written under a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Sequence
+
+from pointseg import __version__
+from pointseg.errors import InputError, PointsegError
+
+
+# --------------------------------------------------------------------------------------------- commands
+def cmd_phantom(args: argparse.Namespace) -> int:
+    from pointseg.synthetic import write_phantoms
+
+    written = write_phantoms(
+        Path(args.out), args.cases, args.seed, _spacing(args.spacing), args.orientation, args.preview, args.force
+    )
+    print(f"wrote {len(written)} phantom case(s) to {args.out}")
+    return 0
+
+
+def cmd_simulate_clicks(args: argparse.Namespace) -> int:
+    from pointseg.clicks import ClickConfig
+    from pointseg.labels import get_label_set
+    from pointseg.synthetic import write_simulated_clicks
+
+    config = ClickConfig(
+        per_class=args.per_class, background=args.background, strategy=args.strategy,
+        jitter_mm=args.jitter_mm, margin_mm=args.margin_mm,
+    )
+    cases = write_simulated_clicks(Path(args.dataset), get_label_set(args.labels), config, args.seed, args.force)
+    print(f"wrote points.csv for {len(cases)} case(s)")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pointseg.importers import import_case, totalsegmentator_cases, verse_cases
+    from pointseg.labels import get_label_set
+    from pointseg.progress import progress, say
+
+    source, dataset = Path(args.source), Path(args.dataset)
+    if not source.is_dir():
+        raise InputError("source folder does not exist", source)
+    label_set = get_label_set(args.labels)
+    found = list(verse_cases(source) if args.format == "verse" else totalsegmentator_cases(source, args.ts_version))
+    if not found:
+        raise InputError(f"no {args.format} cases found", source)
+    for case in progress(found, f"import {args.format}"):
+        import_case(case, dataset, label_set, args.force)
+        if case.load_labels is None:
+            say(f"{case.id}: no labels found, imported the CT only")
+    print(f"imported {len(found)} case(s) into {dataset}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from pointseg.dataset import check_case, discover_cases
+    from pointseg.labels import get_label_set
+    from pointseg.progress import progress
+
+    label_set = get_label_set(args.labels)
+    cases = discover_cases(args.dataset)
+    problems = {case.id: check_case(case, label_set) for case in progress(cases, "check")}
+    for case in cases:
+        found = problems[case.id]
+        extras = [name for name, present in (("labels", case.labels_path), ("points", case.has_points)) if present]
+        print(f"{case.id}: {'ok' if not found else f'{len(found)} problem(s)'} ({', '.join(['ct'] + extras)})")
+        for problem in found:
+            print(f"  - {problem}")
+    total = sum(len(p) for p in problems.values())
+    if total:
+        print(f"{total} problem(s) in {sum(1 for p in problems.values() if p)} of {len(cases)} case(s)", file=sys.stderr)
+        return 2
+    print(f"all {len(cases)} case(s) ok")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pointseg.labels import get_label_set
+    from pointseg.metrics import dice_scores
+    from pointseg.volume import read_volume
+
+    label_set = get_label_set(args.labels)
+    pred, gt = read_volume(args.pred), read_volume(args.gt)
+    if not pred.same_grid(gt):
+        raise InputError(f"not on the ground truth's grid (prediction {pred.shape}, ground truth {gt.shape})", args.pred)
+    for volume in (pred, gt):
+        values = np.unique(volume.array)
+        if values.min() < 0 or values.max() >= label_set.num_classes or not np.all(np.mod(values, 1) == 0):
+            raise InputError(f"label ids must be integers in 0..{label_set.num_classes - 1}", volume.path)
+    result = dice_scores(pred.array, gt.array, label_set.num_classes).as_dict(label_set)
+    result.update(pred=str(args.pred), gt=str(args.gt))
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{'class':<12}{'Dice':>8}{'GT voxels':>12}{'pred voxels':>13}")
+    for name, dice in result["dice"].items():
+        print(f"{name:<12}{dice:>8.4f}{result['gt_voxels'][name]:>12d}{result['pred_voxels'][name]:>13d}")
+    print(f"{'Dice_wi':<12}{result['dice_wi']:>8.4f}")
+    return 0
+
+
+def cmd_preprocess(args: argparse.Namespace) -> int:
+    from pointseg.dataset import discover_cases
+    from pointseg.labels import get_label_set
+    from pointseg.preprocess import AXES, PreprocessConfig, cached_stack, normalize_axis
+    from pointseg.progress import progress
+
+    label_set = get_label_set(args.labels)
+    config = PreprocessConfig(spacing=args.spacing, size=(args.size, args.size))
+    axes = AXES if args.axis == "all" else (normalize_axis(args.axis),)
+    cases = discover_cases(args.dataset)
+    cache = Path(args.cache) if args.cache else Path(args.dataset) / ".pointseg-cache"
+    jobs = [(case, axis) for case in cases for axis in axes]
+    for case, axis in progress(jobs, "preprocess", unit="stack"):
+        cached_stack(case, axis, config, label_set, cache)
+    print(f"{len(jobs)} slice stack(s) in {cache}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pointseg.demo import run_demo
+
+    report = run_demo(Path(args.out), seed=args.seed, cases=args.cases, profile=args.profile)
+    print(f"demo finished: {report}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- parser
+def _spacing(values: Sequence[float] | None) -> tuple[float, float, float] | None:
+    if values is None:
+        return None
+    if len(values) not in (1, 3) or min(values) <= 0:
+        raise InputError("--spacing takes one positive number or three (mm along the array axes i j k)")
+    return tuple(values * 3) if len(values) == 1 else tuple(values)  # type: ignore[return-value]
+
+
+def _add(sub, name: str, func, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    common.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser = sub.add_parser(name, help=help_text, description=description or help_text, parents=[common],
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.set_defaults(func=func)
+    return parser
+
+
+def _label_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--labels", default="lumbar", metavar="SET", help="label set (lumbar, lumbar6)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pointseg",
+        description="Dense vertebra masks for CT from a few clicks per vertebra.",
+    )
+    parser.add_argument("--version", action="version", version=f"pointseg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = _add(sub, "demo", cmd_demo, "run the main job end to end on built-in synthetic data",
+             "Phantoms -> simulated clicks -> dataset check -> preprocessed slice stacks, with previews.")
+    p.add_argument("--out", default="out/demo", help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--cases", type=int, default=3, help="number of phantom cases")
+    p.add_argument("--profile", choices=("quick", "paper"), default="quick", help="quick (CPU) or paper sizes")
+
+    p = _add(sub, "phantom", cmd_phantom, "write synthetic lumbar CT cases in the dataset layout")
+    p.add_argument("out", help="dataset folder to write phantom_NNN/ cases into")
+    p.add_argument("--cases", type=int, default=1, help="number of cases")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same cases)")
+    p.add_argument("--spacing", type=float, nargs="+", metavar="MM",
+                   help="voxel size in mm: one value, or three along i j k, e.g. 1 1 3 (default 1.5)")
+    p.add_argument("--orientation", default="RAS", metavar="AXCODES",
+                   help="orientation of the written arrays, e.g. RAS, LPS, PIR")
+    p.add_argument("--preview", action="store_true", help="also write preview.png (sagittal, coronal, axial)")
+    p.add_argument("--force", action="store_true", help="overwrite existing cases")
+
+    p = _add(sub, "simulate-clicks", cmd_simulate_clicks, "write points.csv with simulated clicks from labels")
+    p.add_argument("dataset", help="dataset folder")
+    p.add_argument("--per-class", type=int, default=5, metavar="K", help="clicks inside each vertebra")
+    p.add_argument("--background", type=int, default=5, metavar="B", help="background clicks")
+    p.add_argument("--strategy", choices=("random", "center"), default="random",
+                   help="random interior points or points near the centre")
+    p.add_argument("--jitter-mm", type=float, default=0.0, help="annotator-like jitter (never leaves the structure)")
+    p.add_argument("--margin-mm", type=float, default=3.0, help="minimum distance from the structure's border")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--force", action="store_true", help="overwrite existing points.csv files")
+    _label_option(p)
+
+    p = _add(sub, "import", cmd_import, "import a VerSe or TotalSegmentator folder into the dataset layout")
+    p.add_argument("format", choices=("verse", "totalsegmentator"), help="layout of the source")
+    p.add_argument("source", help="source folder")
+    p.add_argument("dataset", help="dataset folder to write")
+    p.add_argument("--ts-version", type=int, choices=(1, 2), default=2,
+                   help="TotalSegmentator label ids of a multi-label segmentations.nii.gz")
+    p.add_argument("--force", action="store_true", help="overwrite existing cases")
+    _label_option(p)
+
+    p = _add(sub, "check", cmd_check, "validate every case of a dataset and list all problems")
+    p.add_argument("dataset", help="dataset folder")
+    _label_option(p)
+
+    p = _add(sub, "evaluate", cmd_evaluate, "per-class Dice and Dice_wi of a prediction against ground truth")
+    p.add_argument("pred", help="predicted label map (NIfTI, NRRD, MHA)")
+    p.add_argument("gt", help="ground-truth label map on the same grid")
+    p.add_argument("--json", action="store_true", help="print JSON (top-level dice_wi, dice by class name)")
+    _label_option(p)
+
+    p = _add(sub, "preprocess", cmd_preprocess, "build the HDF5 slice stacks used for planar training")
+    p.add_argument("dataset", help="dataset folder")
+    p.add_argument("--axis", default="all", help="axial, coronal, sagittal or all")
+    p.add_argument("--spacing", type=float, default=1.0, help="isotropic resampling in mm")
+    p.add_argument("--size", type=int, default=352, help="slice height and width after crop/pad")
+    p.add_argument("--cache", help="cache folder (default DATASET/.pointseg-cache)")
+    _label_option(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from pointseg.progress import set_enabled
+
+    set_enabled(not args.quiet)
+    try:
+        return int(args.func(args) or 0)
+    except PointsegError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"pointseg {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"pointseg {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: say so in one line unless --debug
+        if args.debug:
+            raise
+        print(f"pointseg {args.command}: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Datasets of cases: ``DATASET/<case_id>/ct.nii.gz`` plus optional ``labels.nii.gz``, ``points.csv`` and
+``pseudo.nii.gz`` (see the design notes for the contract).
+
+The CT may also be ``ct.nii``, ``ct.nrrd``, ``ct.mha`` or a DICOM series folder ``ct/``. A folder that is
+itself a case (it holds a CT) is a dataset of one case.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pointseg.errors import InputError
+from pointseg.labels import LabelSet
+from pointseg.points import Points, read_points
+from pointseg.volume import Volume, read_volume
+
+CT_NAMES = ("ct.nii.gz", "ct.nii", "ct.nrrd", "ct.nhdr", "ct.mha", "ct.mhd", "ct")
+LABEL_NAMES = ("labels.nii.gz", "labels.nii", "labels.nrrd", "labels.mha")
+
+
+def _first_existing(folder: Path, names: tuple[str, ...]) -> Path | None:
+    for name in names:
+        candidate = folder / name
+        if candidate.exists():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case folder. Paths of optional files are ``None`` when the file is absent."""
+
+    id: str
+    dir: Path
+    ct_path: Path
+
+    @property
+    def labels_path(self) -> Path | None:
+        return _first_existing(self.dir, LABEL_NAMES)
+
+    @property
+    def points_path(self) -> Path:
+        """Where the case's points live (it may not exist yet)."""
+        return self.dir / "points.csv"
+
+    @property
+    def pseudo_path(self) -> Path:
+        return self.dir / "pseudo.nii.gz"
+
+    @property
+    def has_points(self) -> bool:
+        return self.points_path.exists()
+
+    def load_ct(self) -> Volume:
+        return read_volume(self.ct_path)
+
+    def load_labels(self) -> Volume | None:
+        path = self.labels_path
+        return None if path is None else read_volume(path)
+
+    def load_points(self, label_set: LabelSet, ct: Volume | None = None) -> Points:
+        ct = ct if ct is not None else self.load_ct()
+        return read_points(self.points_path, ct.affine, label_set, shape=ct.shape)
+
+
+def case_at(folder: Path) -> Case | None:
+    """The case stored in ``folder``, or ``None`` when it holds no CT."""
+    ct = _first_existing(folder, CT_NAMES)
+    if ct is None or (ct.is_dir() and not any(ct.iterdir())):
+        return None
+    return Case(folder.name, folder, ct)
+
+
+def discover_cases(root: str | os.PathLike) -> list[Case]:
+    """All cases of a dataset folder, sorted by id. :class:`InputError` when there are none."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError("dataset folder does not exist", root)
+    single = case_at(root)
+    if single is not None:
+        return [single]
+    cases = [c for c in (case_at(p) for p in sorted(root.iterdir()) if p.is_dir()) if c is not None]
+    if not cases:
+        raise InputError("no cases found (expected <case>/ct.nii.gz or another CT name per case)", root)
+    return cases
+
+
+def check_case(case: Case, label_set: LabelSet) -> list[str]:
+    """Every problem of one case as a list of one-line messages naming the file; empty when it is valid."""
+    problems: list[str] = []
+    try:
+        ct = case.load_ct()
+    except InputError as exc:
+        return [str(exc)]
+    if not np.issubdtype(ct.array.dtype, np.number):
+        problems.append(f"{ct.path}: CT data type {ct.array.dtype} is not numeric")
+    for path in (case.labels_path, case.pseudo_path if case.pseudo_path.exists() else None):
+        if path is not None:
+            problems.extend(_check_label_file(path, ct, label_set))
+    if case.has_points:
+        try:
+            points = case.load_points(label_set, ct)
+            if len(points) == 0:
+                problems.append(f"{case.points_path}: no points")
+        except InputError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _check_label_file(path: Path, ct: Volume, label_set: LabelSet) -> list[str]:
+    try:
+        labels = read_volume(path)
+    except InputError as exc:
+        return [str(exc)]
+    if not labels.same_grid(ct):
+        return [
+            f"{path}: not on the CT's grid (labels {labels.shape} {''.join(labels.axcodes)}, "
+            f"CT {ct.shape} {''.join(ct.axcodes)}; the shape and affine must match)"
+        ]
+    values = np.unique(labels.array)
+    unknown = [v for v in values if not (float(v).is_integer() and 0 <= v < label_set.num_classes)]
+    if unknown:
+        shown = ", ".join(str(v) for v in unknown[:8])
+        return [f"{path}: label ids {shown} are not in label set {label_set.name!r} (0..{label_set.num_classes - 1})"]
+    return []

@@ -1,0 +1,359 @@
+"""Planar preprocessing (seed 003 §2): 1 mm resampling, slicing along one axis, CLAHE, crop/pad to 352².
+
+The pipeline for one case and one axis::
+
+    CT (any orientation/spacing) ──reorient (exact)──► RAS grid ──resample──► ``spacing`` mm grid
+        ──slice along the axis──► planes ──crop/pad──► (n_slices, H, W) ──window + CLAHE──► uint8 stack
+
+:class:`SliceGeometry` records every step so that any per-slice output (labels, probabilities) goes back
+to the CT's own grid (:meth:`SliceGeometry.to_original`) and any point maps to (slice, row, column)
+(:meth:`SliceGeometry.world_to_slice`). Planes are shown upright in radiological convention:
+
+=========  ==================  =======================  ==========================
+axis       slices go along     rows (top → bottom)       columns (left → right)
+=========  ==================  =======================  ==========================
+axial      inferior→superior   anterior → posterior      patient's right → left
+coronal    posterior→anterior  superior → inferior       patient's right → left
+sagittal   left → right        superior → inferior       anterior → posterior
+=========  ==================  =======================  ==========================
+
+Stacks are cached in HDF5 (one file per case and axis, chunked per slice) keyed by the inputs and the
+configuration, so training reads slices without touching NIfTI again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import h5py
+import numpy as np
+
+from pointseg.atomic import atomic_path
+from pointseg.errors import InputError
+from pointseg.labels import LabelSet
+from pointseg.points import Points
+from pointseg.volume import Volume, reorient, resample_to_grid, spacing_grid, undo_reorient
+
+AXES = ("axial", "coronal", "sagittal")
+AXIS_ALIASES = {"transverse": "axial", "frontal": "coronal"}
+AIR_HU = -1024.0
+
+# (slice axis, row axis, column axis) of the RAS array, and whether rows / columns are flipped.
+_PLANES: dict[str, tuple[tuple[int, int, int], tuple[bool, bool]]] = {
+    "axial": ((2, 1, 0), (True, True)),
+    "coronal": ((1, 2, 0), (True, True)),
+    "sagittal": ((0, 2, 1), (True, True)),
+}
+
+
+def normalize_axis(axis: str) -> str:
+    """``axial``/``coronal``/``sagittal`` (also ``transverse``/``frontal``); :class:`InputError` otherwise."""
+    name = AXIS_ALIASES.get(axis.lower(), axis.lower())
+    if name not in AXES:
+        raise InputError(f"unknown axis {axis!r} (use axial, coronal or sagittal)")
+    return name
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Settings of the planar preprocessing; the defaults are the paper's (1 mm, 352×352)."""
+
+    spacing: float = 1.0
+    size: tuple[int, int] = (352, 352)
+    window: tuple[float, float] = (-450.0, 1050.0)  # bone window (HU) mapped to 0..255 before CLAHE
+    clahe_clip: float = 2.0
+    clahe_tiles: int = 8
+
+    def key(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass
+class SliceGeometry:
+    """Everything needed to go from a CT grid to a slice stack and back.
+
+    ``offset[d]``: stack pixel ``p`` along in-plane dimension ``d`` is plane pixel ``p + offset[d]``
+    (negative offsets mean padding).
+    """
+
+    axis: str
+    original_shape: tuple[int, int, int]
+    original_affine: np.ndarray
+    ornt: np.ndarray
+    canonical_shape: tuple[int, int, int]
+    canonical_affine: np.ndarray
+    resampled_shape: tuple[int, int, int]
+    resampled_affine: np.ndarray
+    offset: tuple[int, int]
+    size: tuple[int, int]
+
+    # -- serialisation -------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        data = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.__dict__.items()}
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SliceGeometry":
+        data = json.loads(text)
+        for name in ("original_affine", "ornt", "canonical_affine", "resampled_affine"):
+            data[name] = np.asarray(data[name], dtype=np.float64)
+        for name in ("original_shape", "canonical_shape", "resampled_shape", "offset", "size"):
+            data[name] = tuple(int(v) for v in data[name])
+        return cls(**data)
+
+    # -- planes ----------------------------------------------------------------------------------------
+    @property
+    def _plane(self) -> tuple[tuple[int, int, int], tuple[bool, bool]]:
+        return _PLANES[self.axis]
+
+    @property
+    def num_slices(self) -> int:
+        return self.resampled_shape[self._plane[0][0]]
+
+    @property
+    def plane_shape(self) -> tuple[int, int]:
+        perm = self._plane[0]
+        return self.resampled_shape[perm[1]], self.resampled_shape[perm[2]]
+
+    def volume_to_stack(self, array: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Resampled RAS array ``(X, Y, Z[, C])`` → stack ``(n, H, W[, C])``, cropped/padded with ``fill``."""
+        perm, (flip_rows, flip_cols) = self._plane
+        planes = np.transpose(array, perm + tuple(range(3, array.ndim)))
+        if flip_rows:
+            planes = planes[:, ::-1]
+        if flip_cols:
+            planes = planes[:, :, ::-1]
+        out = np.full((planes.shape[0],) + self.size + planes.shape[3:], fill, dtype=array.dtype)
+        src, dst = self._windows()
+        out[(slice(None),) + dst] = planes[(slice(None),) + src]
+        return out
+
+    def stack_to_volume(self, stack: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Inverse of :meth:`volume_to_stack`: ``(n, H, W[, C])`` → resampled RAS ``(X, Y, Z[, C])``.
+
+        Voxels outside the crop window get ``fill``.
+        """
+        perm, (flip_rows, flip_cols) = self._plane
+        planes = np.full((self.num_slices,) + self.plane_shape + stack.shape[3:], fill, dtype=stack.dtype)
+        src, dst = self._windows()
+        planes[(slice(None),) + src] = stack[(slice(None),) + dst]
+        if flip_rows:
+            planes = planes[:, ::-1]
+        if flip_cols:
+            planes = planes[:, :, ::-1]
+        inverse = tuple(int(a) for a in np.argsort(perm)) + tuple(range(3, stack.ndim))
+        return np.ascontiguousarray(np.transpose(planes, inverse))
+
+    def _windows(self) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+        """(plane window, stack window) of the overlap between the plane and the crop."""
+        src, dst = [], []
+        for extent, size, offset in zip(self.plane_shape, self.size, self.offset):
+            start, stop = max(offset, 0), min(offset + size, extent)
+            src.append(slice(start, stop))
+            dst.append(slice(start - offset, stop - offset))
+        return tuple(src), tuple(dst)  # type: ignore[return-value]
+
+    # -- points ---------------------------------------------------------------------------------------
+    def world_to_slice(self, xyz: np.ndarray) -> np.ndarray:
+        """World RAS mm ``(N, 3)`` → fractional ``(slice, row, column)`` ``(N, 3)`` in the stack."""
+        ras = Volume(np.zeros((1, 1, 1)), self.resampled_affine).world_to_voxel(np.reshape(xyz, (-1, 3)))
+        perm, (flip_rows, flip_cols) = self._plane
+        out = ras[:, list(perm)]
+        if flip_rows:
+            out[:, 1] = self.plane_shape[0] - 1 - out[:, 1]
+        if flip_cols:
+            out[:, 2] = self.plane_shape[1] - 1 - out[:, 2]
+        out[:, 1:] -= np.asarray(self.offset, dtype=np.float64)
+        return out
+
+    def voxel_to_slice(self, ijk: np.ndarray) -> np.ndarray:
+        """Original voxel indices ``(N, 3)`` → fractional ``(slice, row, column)``."""
+        return self.world_to_slice(Volume(np.zeros((1, 1, 1)), self.original_affine).voxel_to_world(ijk))
+
+    # -- back to the CT's grid ----------------------------------------------------------------------------
+    def to_original(self, array: np.ndarray, interpolation: str = "linear", fill: float = 0.0) -> np.ndarray:
+        """Resampled RAS array ``(X, Y, Z[, C])`` → the CT's own grid ``(I, J, K[, C])``."""
+        if array.ndim == 4:
+            channels = [self.to_original(array[..., c], interpolation, fill) for c in range(array.shape[3])]
+            return np.stack(channels, axis=-1)
+        on_canonical = resample_to_grid(
+            Volume(array, self.resampled_affine), self.canonical_shape, self.canonical_affine, interpolation, fill
+        ).array
+        return undo_reorient(on_canonical.astype(array.dtype, copy=False), self.ornt)
+
+    def stack_to_original(self, stack: np.ndarray, interpolation: str = "linear", fill: float = 0.0) -> np.ndarray:
+        """Stack ``(n, H, W[, C])`` straight back to the CT's own grid."""
+        return self.to_original(self.stack_to_volume(stack, fill), interpolation, fill)
+
+
+def plan_geometry(
+    ct: Volume, axis: str, config: PreprocessConfig, center_world: np.ndarray | None = None
+) -> tuple[SliceGeometry, Volume, Volume]:
+    """Geometry of ``ct`` sliced along ``axis``; also returns the RAS volume and its resampled version.
+
+    The crop window is centred on ``center_world`` (RAS mm) when given — the centroid of the clicks — and
+    otherwise on the bounding box of the body (voxels above −500 HU).
+    """
+    axis = normalize_axis(axis)
+    canonical, ornt = reorient(ct)
+    shape, affine = spacing_grid(canonical, config.spacing)
+    resampled = resample_to_grid(canonical, shape, affine, "linear", AIR_HU)
+    geometry = SliceGeometry(
+        axis, ct.shape, ct.affine.copy(), ornt, canonical.shape, canonical.affine.copy(),
+        tuple(shape), affine, (0, 0), tuple(config.size),
+    )
+    center = _crop_center(geometry, resampled.array, center_world)
+    geometry.offset = tuple(
+        _offset(c, extent, size) for c, extent, size in zip(center, geometry.plane_shape, config.size)
+    )  # type: ignore[assignment]
+    return geometry, canonical, resampled
+
+
+def _crop_center(geometry: SliceGeometry, resampled: np.ndarray, center_world: np.ndarray | None) -> np.ndarray:
+    if center_world is not None:
+        return geometry.world_to_slice(np.reshape(center_world, (1, 3)))[0, 1:]
+    body = geometry.volume_to_stack(resampled > -500.0, fill=False).any(axis=0)  # offset is still (0, 0)
+    crop = body[: geometry.plane_shape[0], : geometry.plane_shape[1]]
+    if not crop.any():
+        return (np.asarray(geometry.plane_shape) - 1) / 2.0
+    rows, cols = np.flatnonzero(crop.any(axis=1)), np.flatnonzero(crop.any(axis=0))
+    return np.array([(rows[0] + rows[-1]) / 2.0, (cols[0] + cols[-1]) / 2.0])
+
+
+def _offset(center: float, extent: int, size: int) -> int:
+    """Start of a window of ``size`` pixels centred on ``center`` and kept inside ``extent`` when it fits."""
+    if extent <= size:
+        return -((size - extent) // 2)
+    return int(np.clip(round(center - size / 2.0), 0, extent - size))
+
+
+def enhance(stack_hu: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """Window the HU stack to uint8 and apply CLAHE (opencv) to every slice. ``(n, H, W)`` → uint8."""
+    low, high = config.window
+    scaled = np.clip((stack_hu - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)
+    clahe = cv2.createCLAHE(clipLimit=config.clahe_clip, tileGridSize=(config.clahe_tiles, config.clahe_tiles))
+    return np.stack([clahe.apply(np.ascontiguousarray(s)) for s in scaled]) if len(scaled) else scaled
+
+
+@dataclass
+class SliceStack:
+    """A preprocessed case along one axis.
+
+    ``image`` uint8 ``(n, H, W)``; ``labels`` uint8 ``(n, H, W)`` or ``None``; ``points`` fractional
+    ``(slice, row, column)`` ``(N, 3)`` with ``point_labels`` ids ``(N,)``; ``spacing_mm`` of the pixels.
+    """
+
+    image: np.ndarray
+    geometry: SliceGeometry
+    labels: np.ndarray | None = None
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    point_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    spacing_mm: float = 1.0
+
+    def point_pixels(self) -> np.ndarray:
+        """Points rounded to integer ``(slice, row, column)`` indices, ``(N, 3)`` int64."""
+        return np.rint(self.points).astype(np.int64)
+
+
+def preprocess_case(
+    ct: Volume,
+    axis: str,
+    config: PreprocessConfig = PreprocessConfig(),
+    labels: Volume | None = None,
+    points: Points | None = None,
+    label_set: LabelSet | None = None,
+) -> SliceStack:
+    """Build the slice stack of one case along ``axis`` (see the module docstring)."""
+    center = points.xyz.mean(axis=0) if points is not None and len(points) else None
+    geometry, canonical, resampled = plan_geometry(ct, axis, config, center)
+    image = enhance(geometry.volume_to_stack(resampled.array.astype(np.float32), fill=AIR_HU), config)
+    stack = SliceStack(image, geometry, spacing_mm=config.spacing)
+    if labels is not None:
+        if not labels.same_grid(ct):
+            raise InputError("labels are not on the CT's grid", labels.path)
+        label_canonical = Volume(np.ascontiguousarray(reorient(labels)[0].array), canonical.affine)
+        label_resampled = resample_to_grid(
+            label_canonical, geometry.resampled_shape, geometry.resampled_affine, "nearest", 0
+        )
+        stack.labels = geometry.volume_to_stack(label_resampled.array.astype(np.uint8), fill=0)
+    if points is not None and len(points):
+        if label_set is None:
+            raise ValueError("label_set is needed to convert point labels to ids")
+        stack.points = geometry.world_to_slice(points.xyz)
+        stack.point_labels = points.label_ids(label_set)
+    return stack
+
+
+# ------------------------------------------------------------------------------------------ HDF5 cache
+def save_stack(path: str | os.PathLike, stack: SliceStack, key: str = "") -> Path:
+    """Write a stack to HDF5 atomically (datasets chunked one slice per chunk)."""
+    path = Path(path)
+    n, height, width = stack.image.shape
+    chunks = (1, height, width) if n else None
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("image", data=stack.image, chunks=chunks, compression="lzf")
+            if stack.labels is not None:
+                f.create_dataset("labels", data=stack.labels, chunks=chunks, compression="lzf")
+            f.create_dataset("points", data=stack.points.astype(np.float64))
+            f.create_dataset("point_labels", data=stack.point_labels.astype(np.int64))
+            f.attrs["geometry"] = stack.geometry.to_json()
+            f.attrs["spacing_mm"] = stack.spacing_mm
+            f.attrs["key"] = key
+    return path
+
+
+def load_stack(path: str | os.PathLike) -> SliceStack:
+    """Read a stack written by :func:`save_stack` (whole arrays; use h5py directly for single slices)."""
+    with h5py.File(path, "r") as f:
+        return SliceStack(
+            image=f["image"][...],
+            geometry=SliceGeometry.from_json(f.attrs["geometry"]),
+            labels=f["labels"][...] if "labels" in f else None,
+            points=f["points"][...],
+            point_labels=f["point_labels"][...],
+            spacing_mm=float(f.attrs["spacing_mm"]),
+        )
+
+
+def _file_stamp(path: Path | None) -> str:
+    if path is None or not path.exists():
+        return "-"
+    stat = path.stat()
+    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def cache_key(paths: Sequence[Path | None], axis: str, config: PreprocessConfig, label_set: LabelSet) -> str:
+    """A digest of the input files' identities, the axis, the configuration and the label set."""
+    text = "|".join([*map(_file_stamp, paths), axis, config.key(), label_set.name, str(label_set.version)])
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def cached_stack(case, axis: str, config: PreprocessConfig, label_set: LabelSet, cache_dir: str | os.PathLike) -> SliceStack:
+    """The stack of ``case`` along ``axis``, from the HDF5 cache when its inputs have not changed."""
+    axis = normalize_axis(axis)
+    points_path = case.points_path if case.has_points else None
+    key = cache_key([case.ct_path, case.labels_path, points_path], axis, config, label_set)
+    path = Path(cache_dir) / case.id / f"{axis}-{key}.h5"
+    if path.exists():
+        return load_stack(path)
+    ct = case.load_ct()
+    labels = case.load_labels()
+    points = case.load_points(label_set, ct) if points_path is not None else None
+    stack = preprocess_case(ct, axis, config, labels, points, label_set)
+    for stale in path.parent.glob(f"{axis}-*.h5"):
+        stale.unlink()
+    save_stack(path, stack, key)
+    return stack
+
+
+PROFILES: dict[str, PreprocessConfig] = {
+    "paper": PreprocessConfig(),  # 1 mm, 352 x 352, as in seed 003
+    "quick": PreprocessConfig(spacing=2.0, size=(176, 176)),  # the same field of view at CPU-friendly size
+}

@@ -1,0 +1,1 @@
+"""Losses, trainers, the weak planar pipeline and the supervised pipelines."""
