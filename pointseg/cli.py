@@ -130,6 +130,27 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_planar(args: argparse.Namespace) -> int:
+    from train.planar import train_planar
+
+    run = train_planar(
+        args.dataset, args.axis, args.out, profile=args.profile, seed=args.seed, resume=args.resume,
+        device=args.device, epochs=args.epochs, steps_per_epoch=args.steps, val_cases=args.val_cases,
+        pretrained=args.pretrained,
+    )
+    print(f"planar model ({args.axis}) in {run}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from pointseg.inference import predict_file
+
+    out = predict_file(args.run, args.ct, args.out, args.probabilities, args.device, args.batch_size,
+                       show_progress=not args.quiet)
+    print(f"labels written to {out}" + (f", probabilities to {args.probabilities}" if args.probabilities else ""))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pointseg.demo import run_demo
 
@@ -217,6 +238,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("gt", help="ground-truth label map on the same grid")
     p.add_argument("--json", action="store_true", help="print JSON (top-level dice_wi, dice by class name)")
     _label_option(p)
+
+    p = _add(sub, "train-planar", cmd_train_planar, "train one weak planar model from the clicks of a dataset",
+             "Train a VGG16-FCN8 on slices along one axis with the point, consistency, separation and extent "
+             "losses, on every case that has points.csv. Labelled cases not trained on are used for validation.")
+    p.add_argument("dataset", help="dataset folder")
+    p.add_argument("--axis", required=True, help="axial, coronal or sagittal")
+    p.add_argument("--out", required=True, help="run folder (checkpoint, config, split, logs)")
+    p.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick",
+                   help="quick: CPU-sized; paper: width 1.0, 1 mm, 352x352; tiny: for tests")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--epochs", type=int, help="override the profile's number of epochs")
+    p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
+    p.add_argument("--val-cases", type=int, default=0,
+                   help="clicked and labelled cases held out for validation (labelled cases without clicks always are)")
+    p.add_argument("--pretrained", metavar="PATH",
+                   help="torchvision VGG16 ImageNet weights (vgg16-397923af.pth) to start from; width 1.0 only")
+
+    p = _add(sub, "predict", cmd_predict, "predict a CT volume with a trained model, slice by slice")
+    p.add_argument("run", help="run folder (or checkpoint file)")
+    p.add_argument("ct", help="CT file or DICOM folder")
+    p.add_argument("--out", required=True, help="labels NIfTI to write (on the CT's grid)")
+    p.add_argument("--probabilities", metavar="H5", help="also write class probabilities (HDF5, float16)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--batch-size", type=int, default=8, help="slices per forward pass")
 
     p = _add(sub, "preprocess", cmd_preprocess, "build the HDF5 slice stacks used for planar training")
     p.add_argument("dataset", help="dataset folder")

@@ -1,0 +1,159 @@
+"""Inference with a trained planar model: a whole CT volume, slice by slice, back on the CT's own grid.
+
+A checkpoint alone is enough to predict: it holds the model's weights and the run's configuration
+(``config["model"]``: registry name and keyword arguments; ``config["preprocess"]``: the
+:class:`~pointseg.preprocess.PreprocessConfig` fields; ``config["axis"]`` and ``config["label_set"]``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from pointseg.atomic import atomic_path
+from pointseg.errors import InputError
+from pointseg.labels import LabelSet, get_label_set
+from pointseg.preprocess import PreprocessConfig, SliceGeometry, preprocess_case
+from pointseg.progress import progress
+from pointseg.volume import Volume, read_volume, write_nifti
+
+CHECKPOINT_NAME = "checkpoint_last.pt"
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when available, else the CPU; an unavailable CUDA request is an InputError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def checkpoint_path(run: str | os.PathLike) -> Path:
+    """The checkpoint file of a run folder (or the file itself)."""
+    run = Path(run)
+    path = run / CHECKPOINT_NAME if run.is_dir() else run
+    if not path.exists():
+        raise InputError("no checkpoint here (expected a run folder holding checkpoint_last.pt)", run)
+    return path
+
+
+def load_checkpoint(run: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    path = checkpoint_path(run)
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as exc:
+        raise InputError(f"cannot read checkpoint ({type(exc).__name__}: {exc})", path) from exc
+    if not isinstance(checkpoint, dict) or "model" not in checkpoint or "config" not in checkpoint:
+        raise InputError("not a pointseg checkpoint (no model weights and config)", path)
+    return checkpoint
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to predict, with what is needed to prepare its input."""
+
+    model: torch.nn.Module
+    axis: str
+    preprocess: PreprocessConfig
+    label_set: LabelSet
+    config: dict
+
+
+def load_model(run: str | os.PathLike, device: torch.device | str = "cpu") -> LoadedModel:
+    """Build the model a run folder (or checkpoint file) describes and load its weights."""
+    from pointseg.models import build_model
+
+    checkpoint = load_checkpoint(run)
+    config = checkpoint["config"]
+    spec = dict(config["model"])
+    model = build_model(spec.pop("name"), **spec)
+    model.load_state_dict(checkpoint["model"])
+    model.to(device).eval()
+    preprocess = config["preprocess"]
+    return LoadedModel(
+        model,
+        config["axis"],
+        PreprocessConfig(**{**preprocess, "size": tuple(preprocess["size"]), "window": tuple(preprocess["window"])}),
+        get_label_set(config["label_set"]),
+        config,
+    )
+
+
+def slices_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 slices ``(n, H, W)`` → float tensor ``(n, 1, H, W)`` in [0, 1] (the models' input)."""
+    return torch.from_numpy(np.ascontiguousarray(image)).unsqueeze(1).float().div_(255.0)
+
+
+@torch.no_grad()
+def predict_slices(
+    model: torch.nn.Module, image: np.ndarray, device: torch.device | str = "cpu", batch_size: int = 8,
+    show_progress: bool = False,
+) -> np.ndarray:
+    """Softmax probabilities ``(n, C, H, W)`` float32 for uint8 slices ``(n, H, W)``."""
+    device = torch.device(device)
+    model.eval()
+    out = []
+    starts = range(0, len(image), batch_size)
+    for start in progress(starts, "predict", unit="batch") if show_progress else starts:
+        batch = slices_to_tensor(image[start : start + batch_size]).to(device)
+        if device.type == "cuda":
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, enabled=device.type == "cuda"):
+            logits = model(batch)
+        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0,) + image.shape[1:], np.float32)
+
+
+def predict_volume(
+    loaded: LoadedModel, ct: Volume, device: torch.device | str = "cpu", batch_size: int = 8, show_progress: bool = False
+) -> tuple[np.ndarray, SliceGeometry]:
+    """Class probabilities ``(I, J, K, C)`` float32 on the CT's own grid, and the slicing geometry used."""
+    stack = preprocess_case(ct, loaded.axis, loaded.preprocess)
+    probs = predict_slices(loaded.model, stack.image, device, batch_size, show_progress)
+    volume = stack.geometry.stack_to_original(np.moveaxis(probs, 1, -1), "linear", fill=0.0)
+    return volume, stack.geometry
+
+
+def labels_from_probabilities(probs: np.ndarray) -> np.ndarray:
+    """Arg-max label ids ``(I, J, K)`` uint8 from probabilities ``(I, J, K, C)``; all-zero voxels → 0."""
+    return np.argmax(probs, axis=-1).astype(np.uint8)
+
+
+def write_probabilities(path: str | os.PathLike, probs: np.ndarray, affine: np.ndarray, label_set: LabelSet) -> Path:
+    """Probabilities ``(I, J, K, C)`` to HDF5 as float16, chunked per k-slice, with the affine and class names."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            chunks = (probs.shape[0], probs.shape[1], 1, probs.shape[3]) if probs.size else None
+            f.create_dataset("probabilities", data=probs.astype(np.float16), chunks=chunks, compression="lzf")
+            f.attrs["affine"] = affine
+            f.attrs["classes"] = list(label_set.names)
+            f.attrs["axes"] = "i,j,k,class"
+    return path
+
+
+def predict_file(
+    run: str | os.PathLike,
+    ct_path: str | os.PathLike,
+    out: str | os.PathLike,
+    probabilities: str | os.PathLike | None = None,
+    device: str = "auto",
+    batch_size: int = 8,
+    show_progress: bool = True,
+) -> Path:
+    """``pointseg predict``: labels NIfTI (and optional float16 HDF5 probabilities) on the CT's grid."""
+    torch_device = resolve_device(device)
+    loaded = load_model(run, torch_device)
+    ct = read_volume(ct_path)
+    probs, _ = predict_volume(loaded, ct, torch_device, batch_size, show_progress)
+    write_nifti(Volume(labels_from_probabilities(probs), ct.affine), out, dtype=np.uint8)
+    if probabilities is not None:
+        write_probabilities(probabilities, probs, ct.affine, loaded.label_set)
+    return Path(out)

@@ -1,0 +1,125 @@
+"""Weak planar training end to end on tiny data: learning, checkpoints, resume, prediction."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from pointseg.cli import main
+from pointseg.clicks import ClickConfig
+from pointseg.dataset import discover_cases
+from pointseg.inference import load_checkpoint, load_model, predict_slices
+from pointseg.labels import get_label_set
+from pointseg.preprocess import PreprocessConfig, cached_stack
+from pointseg.synthetic import write_phantoms, write_simulated_clicks
+from pointseg.volume import read_volume
+from train.config import make_config
+from train.planar import PlanarTrainer, split_cases, train_planar
+
+LUMBAR = get_label_set()
+
+
+@pytest.fixture(scope="module")
+def phantoms(tmp_path_factory):
+    """Three coarse (4 mm) phantom cases with 3 clicks per vertebra; the last keeps no clicks (validation)."""
+    root = tmp_path_factory.mktemp("phantoms")
+    write_phantoms(root, 3, seed=5, spacing=(4.0, 4.0, 4.0))
+    write_simulated_clicks(root, LUMBAR, ClickConfig(per_class=3, background=6), seed=1)
+    (root / "phantom_002" / "points.csv").unlink()
+    return root
+
+
+def test_split_keeps_validation_out_of_training(phantoms):
+    cases = discover_cases(phantoms)
+    split = split_cases(cases, val_cases=0, seed=0)
+    assert split == {"train": ["phantom_000", "phantom_001"], "val": ["phantom_002"]}
+    held = split_cases(cases, val_cases=1, seed=0)
+    assert len(held["train"]) == 1 and len(held["val"]) == 2 and not set(held["train"]) & set(held["val"])
+
+
+def test_tiny_model_learns_the_clicked_pixels(phantoms, tmp_path):
+    config = make_config("tiny", axis="sagittal", epochs=1, steps_per_epoch=60, lr=3e-3, seed=0, val_every=0)
+    trainer = PlanarTrainer(phantoms, config, tmp_path / "run", torch.device("cpu"))
+    trainer.build()
+    trainer.model.to("cpu")
+    stacks = trainer.batches.data.stacks
+
+    def click_accuracy():
+        hits = total = 0
+        for stack in stacks:
+            probs = predict_slices(trainer.model, stack.image)
+            s, r, c = stack.point_pixels().T
+            hits += int((probs[s, :, r, c].argmax(axis=1) == stack.point_labels).sum())
+            total += len(s)
+        return hits / total
+
+    before = click_accuracy()
+    losses = [trainer.train_step(trainer.next_batch())["point"] for _ in range(60)]
+    after = click_accuracy()
+    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:10]), "the point loss falls"
+    assert after >= 0.8 and after > before + 0.3, (before, after)
+
+
+def test_run_folder_resume_and_predict(phantoms, tmp_path, capsys):
+    run = tmp_path / "run"
+    train_planar(phantoms, "coronal", run, profile="tiny", seed=3, epochs=1)
+    checkpoint = load_checkpoint(run)
+    assert checkpoint["epoch"] == 1 and checkpoint["step"] == 4
+    assert checkpoint["seed"] == 3 and checkpoint["version"]
+    assert checkpoint["split"] == {"train": ["phantom_000", "phantom_001"], "val": ["phantom_002"]}
+    assert checkpoint["config"]["model"] == {"name": "vgg16_fcn8", "num_classes": 6, "width": 0.0625}
+    for name in ("config.json", "split.json", "log.jsonl", "validation.json"):
+        assert (run / name).exists(), name
+    validation = json.loads((run / "validation.json").read_text())
+    assert 0.0 <= validation["val_dice_wi"] <= 1.0 and set(validation["cases"]) == {"phantom_002"}
+
+    # an existing run is never overwritten; --resume continues from the saved step
+    args = ["train-planar", str(phantoms), "--axis", "coronal", "--out", str(run), "--profile", "tiny", "--quiet"]
+    assert main(args + ["--seed", "3"]) == 2
+    assert "already holds a trained run" in capsys.readouterr().err
+    assert main(args + ["--resume", "--epochs", "2"]) == 0
+    resumed = load_checkpoint(run)
+    assert resumed["epoch"] == 2 and resumed["step"] == 8
+    assert [r["epoch"] for r in resumed["history"]] == [1, 2]
+
+    # the resumed run equals an uninterrupted one
+    straight = tmp_path / "straight"
+    train_planar(phantoms, "coronal", straight, profile="tiny", seed=3, epochs=2)
+    uninterrupted = load_checkpoint(straight)
+    for name, tensor in uninterrupted["model"].items():
+        assert torch.allclose(tensor, resumed["model"][name], atol=1e-5), name
+
+    # predict from the checkpoint alone: labels on the CT's grid, float16 probabilities
+    ct_path = phantoms / "phantom_002" / "ct.nii.gz"
+    out, probs = tmp_path / "pred.nii.gz", tmp_path / "probs.h5"
+    assert main(["predict", str(run), str(ct_path), "--out", str(out), "--probabilities", str(probs), "--quiet"]) == 0
+    ct, pred = read_volume(ct_path), read_volume(out)
+    assert pred.same_grid(ct) and pred.array.dtype == np.uint8 and pred.array.max() < 6
+    with h5py.File(probs) as f:
+        data = f["probabilities"]
+        assert data.dtype == np.float16 and data.shape == ct.shape + (6,)
+        assert np.allclose(data[...].astype(np.float32).sum(-1)[pred.array > 0], 1.0, atol=0.02)
+
+
+def test_predict_handles_the_real_case(phantoms, tmp_path):
+    from tests.conftest import REAL_CASE
+
+    run = tmp_path / "run"
+    train_planar(phantoms, "axial", run, profile="tiny", seed=0, epochs=1, steps_per_epoch=1)
+    out = tmp_path / "real_pred.nii.gz"
+    assert main(["predict", str(run), str(REAL_CASE / "ct.nii.gz"), "--out", str(out), "--quiet"]) == 0
+    ct, pred = read_volume(REAL_CASE / "ct.nii.gz"), read_volume(out)
+    assert pred.same_grid(ct)
+
+
+def test_training_errors(tmp_path, phantoms, capsys):
+    assert main(["train-planar", str(tmp_path / "none"), "--axis", "axial", "--out", str(tmp_path / "r")]) == 2
+    assert "dataset folder does not exist" in capsys.readouterr().err
+    assert main(["train-planar", str(phantoms), "--axis", "oblique", "--out", str(tmp_path / "r")]) == 2
+    assert "unknown axis" in capsys.readouterr().err
+    assert main(["train-planar", str(phantoms), "--axis", "axial", "--out", str(tmp_path / "r"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path), str(phantoms / "phantom_000" / "ct.nii.gz"), "--out", str(tmp_path / "p.nii.gz")]) == 2
+    assert "no checkpoint here" in capsys.readouterr().err

@@ -1,0 +1,156 @@
+"""The weak planar pipeline (seed 003 §3.1): one VGG16-FCN8 per axis trained from clicks alone.
+
+``train_planar`` trains on every case that has ``points.csv``; cases with ``labels.nii.gz`` that are not
+trained on (those without clicks, plus ``val_cases`` held-out clicked cases) are used for validation:
+Dice_wi of the whole-volume prediction on the CT's grid, logged and never used for training.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pointseg.atomic import write_text
+from pointseg.dataset import Case, discover_cases
+from pointseg.errors import InputError
+from pointseg.inference import LoadedModel, labels_from_probabilities, predict_volume, resolve_device
+from pointseg.labels import LabelSet, get_label_set
+from pointseg.metrics import dice_scores
+from pointseg.models import build_model
+from pointseg.preprocess import cached_stack, normalize_axis
+from pointseg.progress import progress, say
+from train.config import PlanarConfig, make_config
+from train.data import MixedBatches, PlanarSlices
+from train.losses import WeightedSum
+from train.trainer import Trainer
+
+
+def split_cases(cases: list[Case], val_cases: int, seed: int) -> dict[str, list[str]]:
+    """Training and validation case ids.
+
+    Training: cases with clicks, less ``val_cases`` of those that also have labels (chosen by the seed).
+    Validation: every labelled case that is not trained on.
+    """
+    clicked = [c.id for c in cases if c.has_points]
+    labelled = {c.id for c in cases if c.labels_path is not None}
+    if not clicked:
+        raise InputError("no case has points.csv; click points (pointseg annotate) or run pointseg simulate-clicks")
+    candidates = sorted(set(clicked) & labelled)
+    if val_cases > 0 and val_cases >= len(clicked):
+        raise InputError(f"--val-cases {val_cases} would leave no case with clicks to train on")
+    rng = np.random.default_rng(seed)
+    held_out = set(rng.permutation(candidates)[:val_cases].tolist()) if val_cases else set()
+    train = [c for c in clicked if c not in held_out]
+    val = sorted(labelled - set(train))
+    return {"train": train, "val": val}
+
+
+def click_class_weights(counts: Counter, num_classes: int) -> torch.Tensor:
+    """Inverse click frequency per class, mean 1 over the classes that have clicks (0 for the others)."""
+    weights = torch.zeros(num_classes)
+    present = [k for k in range(num_classes) if counts.get(k, 0) > 0]
+    for k in present:
+        weights[k] = 1.0 / counts[k]
+    return weights * (len(present) / weights.sum())
+
+
+class PlanarTrainer(Trainer):
+    """Trains one planar VGG16-FCN8 with the weak losses on the clicked cases of a dataset."""
+
+    def __init__(self, dataset: Path, config: PlanarConfig, run_dir: Path, device: torch.device, resume: bool = False,
+                 cache_dir: Path | None = None):
+        super().__init__(run_dir, config, device, resume)
+        self.dataset = Path(dataset)
+        self.label_set: LabelSet = get_label_set(config.label_set)
+        self.cache_dir = cache_dir or self.dataset / ".pointseg-cache"
+
+    def build(self) -> None:
+        config = self.config
+        cases = {c.id: c for c in discover_cases(self.dataset)}
+        self.split = split_cases(list(cases.values()), config.val_cases, config.seed)
+        self.val_cases = [cases[i] for i in self.split["val"]]
+        stacks = [
+            cached_stack(cases[i], config.axis, config.preprocess, self.label_set, self.cache_dir)
+            for i in progress(self.split["train"], f"slices ({config.axis})")
+        ]
+        data = PlanarSlices(stacks, self.label_set.num_classes, config.radius_mm)
+        self.batches = MixedBatches(data, config.batch_size, config.clicked_fraction, config.seed)
+        counts = Counter(int(k) for s in stacks for k in s.point_labels)
+        self.model = build_model(**config.model_spec(self.label_set.num_classes), pretrained=config.pretrained or False)
+        self.loss = WeightedSum(
+            config.loss_weights,
+            point={"class_weights": click_class_weights(counts, self.label_set.num_classes)},
+            consistency={"seed": config.seed},
+        ).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        say(f"{config.axis}: {len(self.split['train'])} training case(s), {len(data)} slices "
+            f"({len(self.batches.clicked)} with clicks), {len(self.val_cases)} validation case(s)")
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        return self.batches.next_batch()
+
+    def compute_loss(self, batch):
+        logits = self.model(batch["image"])
+        total, terms = self.loss(logits.float(), batch, self.model)
+        return total, {name: float(value) for name, value in terms.items()}
+
+    def model_config(self) -> dict:
+        data = self.config.to_dict()
+        data["model"] = self.config.model_spec(self.label_set.num_classes)
+        return data
+
+    def extra_state(self) -> dict:
+        return {"batches": self.batches.state(), "loss": self.loss.state_dict()}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.batches.set_state(state["batches"])
+        self.loss.load_state_dict(state["loss"])
+
+    def validate(self) -> dict[str, float]:
+        if not self.val_cases:
+            return {}
+        loaded = LoadedModel(self.model, self.config.axis, self.config.preprocess, self.label_set, self.model_config())
+        scores = {}
+        for case in self.val_cases:
+            probs, _ = predict_volume(loaded, case.load_ct(), self.device)
+            labels = case.load_labels()
+            scores[case.id] = dice_scores(labels_from_probabilities(probs), labels.array, self.label_set.num_classes)
+        mean = float(np.mean([s.dice_wi for s in scores.values()]))
+        self._write_validation(scores, mean)
+        return {"val_dice_wi": mean}
+
+    def _write_validation(self, scores: dict, mean: float) -> None:
+        report = {
+            "epoch": self.epoch, "axis": self.config.axis, "val_dice_wi": mean,
+            "cases": {case: s.as_dict(self.label_set) for case, s in scores.items()},
+        }
+        write_text(self.run_dir / "validation.json", json.dumps(report, indent=2))
+
+
+def train_planar(
+    dataset: str | Path,
+    axis: str,
+    out: str | Path,
+    profile: str = "quick",
+    seed: int = 0,
+    resume: bool = False,
+    device: str = "auto",
+    **overrides,
+) -> Path:
+    """``pointseg train-planar``: train (or resume) one planar model; returns the run folder."""
+    out = Path(out)
+    if resume and (out / "config.json").exists():
+        saved = json.loads((out / "config.json").read_text())["config"]
+        saved.pop("model", None)
+        config = PlanarConfig.from_dict(saved)
+        config = replace(config, **{k: v for k, v in overrides.items() if v is not None and k == "epochs"})
+    else:
+        config = make_config(profile, axis=normalize_axis(axis), seed=seed, **overrides)
+    trainer = PlanarTrainer(Path(dataset), config, out, resolve_device(device), resume)
+    trainer.fit()
+    return out

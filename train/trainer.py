@@ -1,0 +1,177 @@
+"""A training-loop template with hooks, checkpoints and resume.
+
+Subclasses implement :meth:`Trainer.build` (model, optimiser, batches) and :meth:`Trainer.train_step`;
+they may override :meth:`Trainer.validate` and :meth:`Trainer.extra_state`. The loop owns the rest:
+the progress bar with each loss term, mixed precision and channels_last on CUDA, a checkpoint at the end
+of every epoch (model, optimiser, scaler, random states, config, seed, version, split), ``log.jsonl``,
+and ``resume`` from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+import pointseg
+from pointseg.atomic import atomic_path, write_text
+from pointseg.errors import InputError
+from pointseg.inference import CHECKPOINT_NAME
+from pointseg.progress import progress, say
+
+
+class Trainer:
+    """The loop. ``config`` needs ``epochs``, ``steps_per_epoch``, ``seed``, ``val_every`` and ``to_dict()``."""
+
+    def __init__(self, run_dir: str | Path, config, device: torch.device, resume: bool = False):
+        self.run_dir = Path(run_dir)
+        self.config = config
+        self.device = device
+        self.resume = resume
+        self.epoch = 0
+        self.step = 0
+        self.split: dict = {}
+        self.history: list[dict] = []
+        self.model: torch.nn.Module
+        self.optimizer: torch.optim.Optimizer
+        self.amp_dtype = None
+        if device.type == "cuda":
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+
+    # ---------------------------------------------------------------------------------------- hooks
+    def build(self) -> None:
+        """Create ``self.model``, ``self.optimizer``, the batch source and ``self.split``."""
+        raise NotImplementedError
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The total loss of one batch (on ``self.device``) and the terms to show."""
+        raise NotImplementedError
+
+    def validate(self) -> dict[str, float]:
+        """Validation metrics of the current model (none by default)."""
+        return {}
+
+    def model_config(self) -> dict:
+        """What goes under ``config`` in the checkpoint (enough to rebuild the model and predict)."""
+        return self.config.to_dict()
+
+    def extra_state(self) -> dict:
+        """Random states of the subclass' own generators (saved and restored with the checkpoint)."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+    # ------------------------------------------------------------------------------------------ loop
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One optimiser step (mixed precision on CUDA); returns the loss terms."""
+        self.model.train()
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        if self.device.type == "cuda":
+            batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            total, terms = self.compute_loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        return {"loss": float(total.detach()), **terms}
+
+    def fit(self) -> list[dict]:
+        """Train until ``config.epochs``; returns the per-epoch log."""
+        self._prepare_run_dir()
+        torch.manual_seed(self.config.seed)
+        self.build()
+        self.model.to(self.device)
+        if self.device.type == "cuda":
+            self.model.to(memory_format=torch.channels_last)
+        if self.resume:
+            self._load_checkpoint()
+        self._write_run_info()
+        for epoch in range(self.epoch, self.config.epochs):
+            start = time.perf_counter()
+            sums: dict[str, float] = {}
+            bar = progress(range(self.config.steps_per_epoch), f"epoch {epoch + 1}/{self.config.epochs}", unit="step")
+            for _ in bar:
+                terms = self.train_step(self.next_batch())
+                for name, value in terms.items():
+                    sums[name] = sums.get(name, 0.0) + value
+                if hasattr(bar, "set_postfix"):
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in terms.items()}, refresh=False)
+            self.epoch = epoch + 1
+            record = {"epoch": self.epoch, "step": self.step, "seconds": round(time.perf_counter() - start, 2)}
+            record.update({k: v / self.config.steps_per_epoch for k, v in sums.items()})
+            if self.config.val_every and (self.epoch % self.config.val_every == 0 or self.epoch == self.config.epochs):
+                record.update(self.validate())
+            self.history.append(record)
+            self._save_checkpoint()
+            self._append_log(record)
+            say("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+        return self.history
+
+    # ------------------------------------------------------------------------------------- storage
+    def _prepare_run_dir(self) -> None:
+        has_checkpoint = (self.run_dir / CHECKPOINT_NAME).exists()
+        if has_checkpoint and not self.resume:
+            raise InputError("already holds a trained run (use --resume to continue it, or another --out)", self.run_dir)
+        if self.resume and not has_checkpoint:
+            raise InputError("nothing to resume: no checkpoint_last.pt in this run folder", self.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+
+    def _environment(self) -> dict:
+        return {
+            "pointseg": pointseg.__version__, "torch": torch.__version__, "python": platform.python_version(),
+            "device": str(self.device),
+            "gpu": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None,
+            "cpu_threads": torch.get_num_threads(), "platform": platform.platform(),
+        }
+
+    def _write_run_info(self) -> None:
+        write_text(self.run_dir / "config.json", json.dumps(
+            {"config": self.model_config(), "seed": self.config.seed, "environment": self._environment()}, indent=2))
+        write_text(self.run_dir / "split.json", json.dumps(self.split, indent=2))
+
+    def _append_log(self, record: dict) -> None:
+        lines = [json.dumps(r) for r in self.history]
+        write_text(self.run_dir / "log.jsonl", "\n".join(lines) + "\n")
+
+    def _save_checkpoint(self) -> None:
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "history": self.history,
+            "rng": {"torch": torch.get_rng_state(), **self.extra_state()},
+            "config": self.model_config(),
+            "seed": self.config.seed,
+            "version": pointseg.__version__,
+            "split": self.split,
+            "environment": self._environment(),
+        }
+        with atomic_path(self.run_dir / CHECKPOINT_NAME) as tmp:
+            torch.save(state, tmp)
+
+    def _load_checkpoint(self) -> None:
+        path = self.run_dir / CHECKPOINT_NAME
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        if state.get("split") != self.split:
+            raise InputError("the cases have changed since this run started; start a new run instead", path)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.history = list(state.get("history", []))
+        torch.set_rng_state(state["rng"]["torch"])
+        self.load_extra_state(state["rng"])
+        say(f"resumed {self.run_dir} at epoch {self.epoch}, step {self.step}")
+
