@@ -166,7 +166,7 @@ def make_phantom(seed: int, config: PhantomConfig = PhantomConfig()) -> Phantom:
     lay = _layout(p)
     canvas = _make_canvas(config, lay, p)
     _paint_torso(canvas, lay, p)
-    _paint_viscera(canvas, lay, p, rng)
+    _paint_viscera(canvas, lay, p)
     _paint_spine_soft_tissue(canvas, lay, p)
     _paint_pelvis_soft_tissue(canvas, lay, p)
     _paint_bones(canvas, lay, p, rng)
@@ -348,7 +348,7 @@ class _Body(_Prim):
         wl = w - self.wc
         t = np.clip(wl / self.hh, -1.0, 1.0)
         s = 1.0 - self.waist * (1.0 - t * t)
-        bb = np.where(v > 0, self.b, 1.3 * self.b) * s
+        bb = np.where(v > 0, np.float32(self.b), np.float32(1.3 * self.b)) * s
         d2 = np.maximum(_sd_ellipse(u, v, self.a * s, bb), -self.b * s - v)
         rc = 0.45 * self.a
         vc = -self.b - rc + self.notch
@@ -416,6 +416,7 @@ class _Canvas:
         self.hu = np.full(self.shape, HU_AIR, np.float32)
         self.labels = np.zeros(self.shape, np.uint8)
         self.depth = np.full(self.shape, np.inf, np.float32)   # SDF of the bone owning each voxel
+        self.texture = np.zeros((1, 1, 1), np.float32)          # periodic trabecular texture
         self.h = float(np.prod(self.spacing) ** (1.0 / 3.0))
         self.axes = [self.origin[d] + self.spacing[d] * np.arange(n) for d, n in enumerate(self.shape)]
 
@@ -446,7 +447,9 @@ class _Canvas:
 
 def _alpha(d, h):
     """Partial-volume fraction of a voxel at signed distance d (mm)."""
-    return np.clip(0.5 - d / h, 0.0, 1.0)
+    a = d * np.float32(-1.0 / h)
+    a += np.float32(0.5)
+    return np.clip(a, 0.0, 1.0, out=a)
 
 
 def _blend(view, alpha, value):
@@ -481,17 +484,6 @@ def _paint_solid(cv: _Canvas, frame: _Frame, items: Sequence[tuple[_Prim, float]
         _blend(cv.hu[box], _alpha(d, cv.h), hu)
 
 
-def _paint_layers(cv: _Canvas, frame: _Frame, prim: _Prim, layers: Sequence[tuple[float, float]]):
-    """Paint nested layers ``(inset_mm, hu)`` of one primitive."""
-    box = cv.box(frame, *prim.bounds(), pad=cv.h)
-    if box is None:
-        return
-    d = prim.sdf(*cv.coords(frame, box))
-    view = cv.hu[box]
-    for inset, hu in layers:
-        _blend(view, _alpha(d + inset, cv.h), hu)
-
-
 @dataclass
 class _Bone:
     """A bone: union of primitives with a cortical shell, painted with a label."""
@@ -504,7 +496,7 @@ class _Bone:
     element_boost: float = 0.0   # extra HU of the interior away from prims[0]
 
 
-def _paint_bone(cv: _Canvas, bone: _Bone, dens: dict, rng: np.random.Generator):
+def _paint_bone(cv: _Canvas, bone: _Bone, dens: dict):
     """Paint cortex and cancellous bone of ``bone`` and set its label."""
     pad = bone.k + 2.0 * cv.h + dens["t_cort"]
     boxes = [cv.box(bone.frame, *p.bounds(), pad=pad) for p in bone.prims]
@@ -530,7 +522,7 @@ def _paint_bone(cv: _Canvas, bone: _Bone, dens: dict, rng: np.random.Generator):
             d[rel] = np.maximum(d[rel], -prim.sdf(*cv.coords(bone.frame, box)))
     view = cv.hu[block]
     _blend(view, _alpha(d, cv.h), dens["cortical"])
-    inner = dens["cancellous"] + _texture(cv, shape, rng, dens)
+    inner = dens["cancellous"] + dens["texture"] * _texture(cv, block)
     if d_main is not None:
         inner += bone.element_boost * np.clip((d_main - d) / 3.0, 0.0, 1.0)
     _blend(view, _alpha(d + dens["t_cort"], cv.h), inner)
@@ -550,11 +542,18 @@ def _claim(cv: _Canvas, block, d, label: int):
     cv.labels[block][win] = label
 
 
-def _texture(cv: _Canvas, shape, rng: np.random.Generator, dens: dict):
-    """Smooth random trabecular texture (HU) for a block."""
-    t = rng.standard_normal(shape, dtype=np.float32)
-    t = ndimage.gaussian_filter(t, sigma=0.9 / cv.spacing, truncate=2.5)
-    return t * np.float32(dens["texture"] / max(float(t.std()), 1e-6))
+def _texture(cv: _Canvas, block):
+    """Unit-variance trabecular texture for a block, tiled from the case's cube."""
+    n = cv.texture.shape
+    idx = [np.arange(block[a].start, block[a].stop) % n[a] for a in range(3)]
+    return cv.texture[np.ix_(*idx)]
+
+
+def _texture_cube(rng: np.random.Generator, spacing, n: int = 32) -> np.ndarray:
+    """Periodic smooth random field (unit variance) of n^3 voxels."""
+    t = rng.standard_normal((n, n, n), dtype=np.float32)
+    t = ndimage.gaussian_filter(t, sigma=0.9 / np.asarray(spacing, float), mode="wrap", truncate=2.5)
+    return t / np.float32(max(float(t.std()), 1e-6))
 
 
 # ------------------------------------------------------------------- params
@@ -780,7 +779,7 @@ def _organ_hu(p: dict) -> dict:
             "aorta": p["aorta_hu"]}
 
 
-def _paint_viscera(cv: _Canvas, lay: _Layout, p: dict, rng: np.random.Generator):
+def _paint_viscera(cv: _Canvas, lay: _Layout, p: dict):
     """Bowel with gas (air-fluid levels), stomach, liver, spleen and kidneys."""
     _, _, cavity = _torso_prims(lay, p)
     hu = _organ_hu(p)
@@ -1195,17 +1194,18 @@ def _inferior_joints(lay: _Layout, n: int) -> dict:
 def _paint_bones(cv: _Canvas, lay: _Layout, p: dict, rng: np.random.Generator):
     """T11, T12 with ribs, L1..L5 (labelled), sacrum, ilia; in that order."""
     dens = p["bone"]
+    cv.texture = _texture_cube(rng, cv.spacing)
     for n, lv in enumerate(lay.levels):
         label = _LABEL_OF.get(lv.name, 0)
         prims = _vertebra_prims(lv.g, _inferior_joints(lay, n))
-        _paint_bone(cv, _Bone(lv.frame, prims, label, element_boost=250.0), dens, rng)
+        _paint_bone(cv, _Bone(lv.frame, prims, label, element_boost=250.0), dens)
         if lv.g["thoracic"]:
             for sgn in (1.0, -1.0):
                 rib = _rib_prims(lv.g, sgn, long=lv.name == "T11")
-                _paint_bone(cv, _Bone(lv.frame, rib, 0, k=0.0), {**dens, "t_cort": 1.2}, rng)
-    _paint_bone(cv, _sacrum_bone(lay, p), dens, rng)
+                _paint_bone(cv, _Bone(lv.frame, rib, 0, k=0.0), {**dens, "t_cort": 1.2})
+    _paint_bone(cv, _sacrum_bone(lay, p), dens)
     for bone in _ilium_bones(lay, p):
-        _paint_bone(cv, bone, {**dens, "t_cort": 1.3}, rng)
+        _paint_bone(cv, bone, {**dens, "t_cort": 1.3})
 
 
 # ------------------------------------------------------------------- finish

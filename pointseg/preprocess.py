@@ -179,9 +179,6 @@ class SliceGeometry:
     # -- back to the CT's grid ----------------------------------------------------------------------------
     def to_original(self, array: np.ndarray, interpolation: str = "linear", fill: float = 0.0) -> np.ndarray:
         """Resampled RAS array ``(X, Y, Z[, C])`` → the CT's own grid ``(I, J, K[, C])``."""
-        if array.ndim == 4:
-            channels = [self.to_original(array[..., c], interpolation, fill) for c in range(array.shape[3])]
-            return np.stack(channels, axis=-1)
         on_canonical = resample_to_grid(
             Volume(array, self.resampled_affine), self.canonical_shape, self.canonical_affine, interpolation, fill
         ).array

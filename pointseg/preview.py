@@ -121,9 +121,9 @@ def _figure(panels, lab, title):
         ax.set_title(name, color="white", fontsize=9)
         ax.set_axis_off()
     if lab is not None:
-        present = [int(v) for v in np.unique(lab) if v > 0]
+        shown = sorted(set(_NAMES) | {int(v) for v in np.unique(lab) if v > 0})
         handles = [Patch(color=_COLOURS[(v - 1) % len(_COLOURS)], label=_NAMES.get(v, f"label {v}"))
-                   for v in present]
+                   for v in shown]
         if handles:
             fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
                        labelcolor="white", fontsize=9)

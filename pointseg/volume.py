@@ -38,7 +38,11 @@ _INTERPOLATORS = {"linear": sitk.sitkLinear, "nearest": sitk.sitkNearestNeighbor
 
 @dataclass
 class Volume:
-    """A 3D image on a grid: ``array[i, j, k]`` and the voxel-to-RAS ``affine`` (see the module docstring)."""
+    """A 3D image on a grid: ``array[i, j, k]`` and the voxel-to-RAS ``affine`` (see the module docstring).
+
+    ``array`` may carry a trailing channel axis ``[i, j, k, c]`` (class probabilities); resampling then
+    treats the channels together.
+    """
 
     array: np.ndarray
     affine: np.ndarray
@@ -46,14 +50,14 @@ class Volume:
 
     def __post_init__(self) -> None:
         self.affine = np.asarray(self.affine, dtype=np.float64)
-        if self.array.ndim != 3:
+        if self.array.ndim not in (3, 4):
             raise InputError(f"expected a 3D image, got shape {self.array.shape}", self.path)
         if self.affine.shape != (4, 4):
             raise InputError(f"affine must be 4x4, got {self.affine.shape}", self.path)
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return tuple(int(n) for n in self.array.shape)  # type: ignore[return-value]
+        return tuple(int(n) for n in self.array.shape[:3])  # type: ignore[return-value]
 
     @property
     def spacing(self) -> np.ndarray:
@@ -172,7 +176,9 @@ def to_sitk(volume: Volume) -> sitk.Image:
     direction = linear / spacing
     if not np.allclose(direction.T @ direction, np.eye(3), atol=1e-4):
         raise InputError("the affine has shear; only rotations, flips and scaling are supported", volume.path)
-    image = sitk.GetImageFromArray(np.ascontiguousarray(volume.array.transpose(2, 1, 0)))
+    vector = volume.array.ndim == 4
+    order = (2, 1, 0, 3) if vector else (2, 1, 0)
+    image = sitk.GetImageFromArray(np.ascontiguousarray(volume.array.transpose(order)), isVector=vector)
     image.SetSpacing([float(s) for s in spacing])
     image.SetOrigin([float(v) for v in _LPS @ volume.affine[:3, 3]])
     image.SetDirection([float(v) for v in (_LPS @ direction).ravel()])
@@ -181,9 +187,10 @@ def to_sitk(volume: Volume) -> sitk.Image:
 
 def from_sitk(image: sitk.Image, path: str | None = None) -> Volume:
     """Convert a 3D SimpleITK image to a :class:`Volume` (RAS affine, nibabel array order)."""
-    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(f"expected a 3D scalar image, got {image.GetDimension()}D", path)
-    array = sitk.GetArrayFromImage(image).transpose(2, 1, 0)
+    if image.GetDimension() != 3:
+        raise InputError(f"expected a 3D image, got {image.GetDimension()}D", path)
+    array = sitk.GetArrayFromImage(image)
+    array = array.transpose((2, 1, 0, 3) if array.ndim == 4 else (2, 1, 0))
     direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(3, 3)
     affine = np.eye(4)
     affine[:3, :3] = _LPS @ direction @ np.diag(image.GetSpacing())

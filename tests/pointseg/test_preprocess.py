@@ -139,3 +139,14 @@ def test_axis_names():
     assert normalize_axis("Transverse") == "axial" and normalize_axis("frontal") == "coronal"
     with pytest.raises(InputError, match="unknown axis"):
         normalize_axis("oblique")
+
+
+def test_channels_go_back_to_the_original_grid_together():
+    ct = _ct()
+    geometry, _, resampled = plan_geometry(ct, "axial", SMALL)
+    rng = np.random.default_rng(2)
+    probs = rng.random(geometry.resampled_shape + (3,)).astype(np.float32)
+    together = geometry.to_original(probs, "linear")
+    assert together.shape == ct.shape + (3,)
+    for c in range(3):
+        assert np.allclose(together[..., c], geometry.to_original(probs[..., c], "linear"), atol=1e-6)
