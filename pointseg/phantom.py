@@ -628,16 +628,17 @@ def _level_geometry(p: dict) -> list[dict]:
     return out
 
 
-def _centreline(p: dict, s_lo: float, s_hi: float) -> dict:
+def _centreline(p: dict, s_lo: float, s_hi: float, s_base: float, s_top: float) -> dict:
     """Spine centreline in the body frame, sampled every 0.5 mm of arc length.
 
     The sagittal tangent angle gives lordosis with its apex at L3 (s = 0); the
-    lateral offset is a smooth C-shaped scoliosis between the sacrum and T11.
+    lateral offset is a smooth C-shaped scoliosis between ``s_base`` (top of
+    S1, which stays in the midline) and ``s_top``.
     """
     s = np.arange(s_lo, s_hi + 0.5, 0.5)
     L = p["lordosis"]
     phi = np.radians(L * np.where(s < 0, -0.17 * s + 0.0013 * s * s, -0.15 * s))
-    span = (s - s_lo - 20.0) / max(s_hi - s_lo - 40.0, 1.0)
+    span = (s - s_base) / max(s_top - s_base, 1.0)
     x = p["scoliosis_mm"] * np.sin(np.pi * np.clip(span, 0.0, 1.0)) ** 2
     dx = np.clip(np.gradient(x, s), -0.5, 0.5)
     c = np.sqrt(1.0 - dx * dx)
@@ -668,7 +669,7 @@ def _layout(p: dict) -> _Layout:
     for n in range(i3 + 1, len(geo)):
         s[n] = s[n - 1] - geo[n - 1]["hh"] - geo[n - 1]["disc"] - geo[n]["hh"]
     s_s1 = s[-1] - geo[-1]["hh"] - geo[-1]["disc"]
-    curve = _centreline(p, s_s1 - 140.0, s[0] + 60.0)
+    curve = _centreline(p, s_s1 - 140.0, s[0] + 60.0, s_s1, s[0] + 20.0)
     Rg = _rot(2, p["global_rot_deg"][2]) @ _rot(1, p["global_rot_deg"][1]) @ _rot(0, p["global_rot_deg"][0])
     tg = np.asarray(p["shift_mm"], float)
 

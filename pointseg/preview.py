@@ -11,26 +11,23 @@ Any affine orientation is accepted; the volume is reoriented to RAS first.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from nibabel.orientations import apply_orientation, axcodes2ornt, io_orientation, ornt_transform
+
+from pointseg.atomic import atomic_path
+from pointseg.labels import LabelSet, get_label_set
+from pointseg.volume import Volume, reorient
 
 __all__ = ["save_preview"]
 
 WINDOW_HU = (-450.0, 1050.0)
-_COLOURS = np.array([
-    (0.90, 0.10, 0.10), (1.00, 0.55, 0.00), (0.95, 0.90, 0.10), (0.15, 0.80, 0.20),
-    (0.10, 0.70, 0.95), (0.35, 0.30, 0.95), (0.85, 0.25, 0.85), (0.60, 0.40, 0.20),
-])
-_NAMES = {1: "L1", 2: "L2", 3: "L3", 4: "L4", 5: "L5"}
 
 
 def save_preview(ct: np.ndarray, labels: np.ndarray | None, affine: np.ndarray,
-                 path: str | os.PathLike, title: str = "") -> None:
+                 path: str | os.PathLike, title: str = "", label_set: LabelSet | None = None) -> None:
     """Write a three-panel PNG preview of a CT volume.
 
     Parameters
@@ -45,28 +42,19 @@ def save_preview(ct: np.ndarray, labels: np.ndarray | None, affine: np.ndarray,
         Output PNG path; written atomically (temporary file + ``os.replace``).
     title : str
         Figure title.
+    label_set : LabelSet, optional
+        Names and colours of the labels (default ``lumbar``).
     """
-    vol, lab, spacing = _to_ras(ct, labels, affine)
-    centre = _plane_centre(vol.shape, lab)
-    panels = _panels(vol, lab, spacing, centre)
-    fig = _figure(panels, lab, title)
-    _save_atomic(fig, path)
-
-
-def _to_ras(ct, labels, affine):
-    """Reorient volumes to RAS array order; return them and the RAS spacing (mm)."""
-    affine = np.asarray(affine, float)
-    ornt = io_orientation(affine)
-    transform = ornt_transform(ornt, axcodes2ornt("RAS"))
-    zooms = np.linalg.norm(affine[:3, :3], axis=0)
-    spacing = np.empty(3)
-    for src, (dst, _flip) in enumerate(ornt):
-        spacing[int(dst)] = zooms[src]
-    vol = apply_orientation(np.asarray(ct), transform)
-    lab = None if labels is None else apply_orientation(np.asarray(labels), transform)
-    if lab is not None and lab.shape != vol.shape:
-        raise ValueError(f"labels shape {lab.shape} differs from ct shape {vol.shape}")
-    return vol, lab, spacing
+    label_set = label_set or get_label_set()
+    if labels is not None and labels.shape != ct.shape:
+        raise ValueError(f"labels shape {labels.shape} differs from ct shape {ct.shape}")
+    canonical, _ = reorient(Volume(np.asarray(ct), affine))
+    lab = None if labels is None else reorient(Volume(np.asarray(labels), affine))[0].array
+    centre = _plane_centre(canonical.shape, lab)
+    panels = _panels(canonical.array, lab, canonical.spacing, centre)
+    fig = _figure(panels, lab, title, label_set)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, facecolor=fig.get_facecolor())
 
 
 def _plane_centre(shape, lab):
@@ -99,16 +87,22 @@ def _panels(vol, lab, spacing, centre):
             ("axial (A up, R left)", axi, laxi, sy / sx)]
 
 
-def _overlay(lab2d):
+def _colours(label_set: LabelSet) -> np.ndarray:
+    """RGB in 0..1 per label id."""
+    return np.array([label_set.color_of(name) for name in label_set.names], dtype=np.float32) / 255.0
+
+
+def _overlay(lab2d, colours):
     """RGBA image of the labels (transparent background)."""
     rgba = np.zeros(lab2d.shape + (4,), np.float32)
     mask = lab2d > 0
-    rgba[mask, :3] = _COLOURS[(lab2d[mask].astype(int) - 1) % len(_COLOURS)]
+    rgba[mask, :3] = colours[np.clip(lab2d[mask].astype(int), 0, len(colours) - 1)]
     rgba[mask, 3] = 0.35
     return rgba
 
 
-def _figure(panels, lab, title):
+def _figure(panels, lab, title, label_set: LabelSet):
+    colours = _colours(label_set)
     widths = [img.shape[1] / aspect / img.shape[0] for _, img, _, aspect in panels]
     fig = Figure(figsize=(4.2 * sum(widths) + 1.0, 5.6), facecolor="black")
     FigureCanvasAgg(fig)
@@ -117,13 +111,11 @@ def _figure(panels, lab, title):
         ax.imshow(img, cmap="gray", vmin=WINDOW_HU[0], vmax=WINDOW_HU[1], aspect=aspect,
                   interpolation="nearest")
         if limg is not None and np.any(limg > 0):
-            ax.imshow(_overlay(limg), aspect=aspect, interpolation="nearest")
+            ax.imshow(_overlay(limg, colours), aspect=aspect, interpolation="nearest")
         ax.set_title(name, color="white", fontsize=9)
         ax.set_axis_off()
     if lab is not None:
-        shown = sorted(set(_NAMES) | {int(v) for v in np.unique(lab) if v > 0})
-        handles = [Patch(color=_COLOURS[(v - 1) % len(_COLOURS)], label=_NAMES.get(v, f"label {v}"))
-                   for v in shown]
+        handles = [Patch(color=colours[v], label=label_set.names[v]) for v in range(1, label_set.num_classes)]
         if handles:
             fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
                        labelcolor="white", fontsize=9)
@@ -132,16 +124,3 @@ def _figure(panels, lab, title):
     fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.08, wspace=0.03)
     return fig
 
-
-def _save_atomic(fig, path):
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".png", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=110, facecolor=fig.get_facecolor())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
