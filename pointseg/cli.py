@@ -142,6 +142,18 @@ def cmd_train_planar(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from train.supervised import train_supervised
+
+    run = train_supervised(
+        args.dataset, args.target, args.out, profile=args.profile, seed=args.seed, resume=args.resume,
+        device=args.device, epochs=args.epochs, steps_per_epoch=args.steps, val_cases=args.val_cases,
+        pretrained=args.pretrained, axis=args.axis,
+    )
+    print(f"{'final' if args.target == 'pseudo' else 'reference'} model in {run}")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from pointseg.inference import predict_file
 
@@ -256,6 +268,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clicked and labelled cases held out for validation (labelled cases without clicks always are)")
     p.add_argument("--pretrained", metavar="PATH",
                    help="torchvision VGG16 ImageNet weights (vgg16-397923af.pth) to start from; width 1.0 only")
+
+    p = _add(sub, "train", cmd_train, "train the final model on pseudo-masks or the reference model on full labels",
+             "Train a VGG16-FCN8 with weighted cross-entropy on sagittal slices of pseudo.nii.gz (--target pseudo, "
+             "the final model) or labels.nii.gz (--target labels, the fully supervised reference). Cases listed "
+             "as test in DATASET/split.json are never trained on.")
+    p.add_argument("dataset", help="dataset folder")
+    p.add_argument("--target", choices=("pseudo", "labels"), required=True, help="pseudo-masks or full labels")
+    p.add_argument("--out", required=True, help="run folder (checkpoint, config, split, logs)")
+    p.add_argument("--axis", default="sagittal", help="slice axis (the paper uses sagittal)")
+    p.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick", help="network and slice sizes")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--epochs", type=int, help="override the profile's number of epochs")
+    p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
+    p.add_argument("--val-cases", type=int, default=0, help="trainable labelled cases held out for validation")
+    p.add_argument("--pretrained", metavar="PATH", help="torchvision VGG16 ImageNet weights to start from")
 
     p = _add(sub, "predict", cmd_predict, "predict a CT volume with a trained model, slice by slice")
     p.add_argument("run", help="run folder (or checkpoint file)")

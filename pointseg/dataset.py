@@ -127,3 +127,26 @@ def _check_label_file(path: Path, ct: Volume, label_set: LabelSet) -> list[str]:
         shown = ", ".join(str(v) for v in unknown[:8])
         return [f"{path}: label ids {shown} are not in label set {label_set.name!r} (0..{label_set.num_classes - 1})"]
     return []
+
+
+SPLIT_FILE = "split.json"
+
+
+def held_out_case_ids(root: str | os.PathLike) -> set[str]:
+    """Case ids listed under ``"test"`` in ``DATASET/split.json``: never trained on by any command.
+
+    The file is optional (no file: no test cases); the report evaluates on these cases.
+    """
+    path = Path(root) / SPLIT_FILE
+    if not path.exists():
+        return set()
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        ids = data["test"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f'cannot read the split (expected {{"test": [case ids]}}): {exc}', path) from exc
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise InputError('"test" must be a list of case ids', path)
+    return set(ids)

@@ -55,7 +55,7 @@ class PlanarConfig:
         pre = dict(data.pop("preprocess"))
         pre = PreprocessConfig(**{**pre, "size": tuple(pre["size"]), "window": tuple(pre["window"])})
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(preprocess=pre, **{k: v for k, v in data.items() if k in known})
+        return cls(preprocess=pre, **{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

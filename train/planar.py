@@ -15,12 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pointseg.atomic import write_text
-from pointseg.dataset import Case, discover_cases
+from pointseg.dataset import Case, discover_cases, held_out_case_ids
 from pointseg.errors import InputError
-from pointseg.inference import LoadedModel, labels_from_probabilities, predict_volume, resolve_device
+from pointseg.inference import LoadedModel, resolve_device
 from pointseg.labels import LabelSet, get_label_set
-from pointseg.metrics import dice_scores
 from pointseg.models import build_model
 from pointseg.preprocess import cached_stack, normalize_axis
 from pointseg.progress import progress, say
@@ -28,18 +26,23 @@ from train.config import PlanarConfig, make_config
 from train.data import MixedBatches, PlanarSlices
 from train.losses import WeightedSum
 from train.trainer import Trainer
+from train.validation import validate_cases, write_validation
 
 
-def split_cases(cases: list[Case], val_cases: int, seed: int) -> dict[str, list[str]]:
+def split_cases(
+    cases: list[Case], val_cases: int, seed: int, trainable=lambda case: case.has_points, held_out: set[str] = frozenset(),
+    what: str = "points.csv; click points (pointseg annotate) or run pointseg simulate-clicks",
+) -> dict[str, list[str]]:
     """Training and validation case ids.
 
-    Training: cases with clicks, less ``val_cases`` of those that also have labels (chosen by the seed).
+    Training: the ``trainable`` cases (default: with clicks) that are not ``held_out`` (the dataset's test
+    cases), less ``val_cases`` of those that also have labels (chosen by the seed).
     Validation: every labelled case that is not trained on.
     """
-    clicked = [c.id for c in cases if c.has_points]
+    clicked = [c.id for c in cases if trainable(c) and c.id not in held_out]
     labelled = {c.id for c in cases if c.labels_path is not None}
     if not clicked:
-        raise InputError("no case has points.csv; click points (pointseg annotate) or run pointseg simulate-clicks")
+        raise InputError(f"no case to train on: no case outside the test split has {what}")
     candidates = sorted(set(clicked) & labelled)
     if val_cases > 0 and val_cases >= len(clicked):
         raise InputError(f"--val-cases {val_cases} would leave no case with clicks to train on")
@@ -72,7 +75,8 @@ class PlanarTrainer(Trainer):
     def build(self) -> None:
         config = self.config
         cases = {c.id: c for c in discover_cases(self.dataset)}
-        self.split = split_cases(list(cases.values()), config.val_cases, config.seed)
+        self.split = split_cases(list(cases.values()), config.val_cases, config.seed,
+                                 held_out=held_out_case_ids(self.dataset))
         self.val_cases = [cases[i] for i in self.split["val"]]
         stacks = [
             cached_stack(cases[i], config.axis, config.preprocess, self.label_set, self.cache_dir)
@@ -115,21 +119,8 @@ class PlanarTrainer(Trainer):
         if not self.val_cases:
             return {}
         loaded = LoadedModel(self.model, self.config.axis, self.config.preprocess, self.label_set, self.model_config())
-        scores = {}
-        for case in self.val_cases:
-            probs, _ = predict_volume(loaded, case.load_ct(), self.device)
-            labels = case.load_labels()
-            scores[case.id] = dice_scores(labels_from_probabilities(probs), labels.array, self.label_set.num_classes)
-        mean = float(np.mean([s.dice_wi for s in scores.values()]))
-        self._write_validation(scores, mean)
-        return {"val_dice_wi": mean}
-
-    def _write_validation(self, scores: dict, mean: float) -> None:
-        report = {
-            "epoch": self.epoch, "axis": self.config.axis, "val_dice_wi": mean,
-            "cases": {case: s.as_dict(self.label_set) for case, s in scores.items()},
-        }
-        write_text(self.run_dir / "validation.json", json.dumps(report, indent=2))
+        scores = validate_cases(loaded, self.val_cases, self.device)
+        return {"val_dice_wi": write_validation(self.run_dir / "validation.json", scores, loaded, self.epoch)}
 
 
 def train_planar(

@@ -121,7 +121,7 @@ def test_hdf5_cache_round_trip_and_reuse(box_dataset, tmp_path):
     points = simulate_clicks(case.load_labels(), LUMBAR, ClickConfig(per_class=2, background=2), case_rng(0, case.id))
     write_points(case.points_path, points)
     stack = cached_stack(case, "coronal", SMALL, LUMBAR, tmp_path / "cache")
-    files = list((tmp_path / "cache" / "oblique").glob("coronal-*.h5"))
+    files = list((tmp_path / "cache" / "oblique").glob("coronal-labels-*.h5"))
     assert len(files) == 1
     again = load_stack(files[0])
     assert np.array_equal(again.image, stack.image) and np.array_equal(again.labels, stack.labels)

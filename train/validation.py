@@ -1,0 +1,35 @@
+"""Validation shared by the trainers: Dice_wi of whole-volume predictions on held-out labelled cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pointseg.atomic import write_text
+from pointseg.dataset import Case
+from pointseg.inference import LoadedModel, labels_from_probabilities, predict_volume
+from pointseg.metrics import DiceResult, dice_scores
+
+
+def validate_cases(loaded: LoadedModel, cases: list[Case], device: torch.device) -> dict[str, DiceResult]:
+    """Per-case Dice of the model's prediction on each case's CT grid against its ``labels.nii.gz``."""
+    scores = {}
+    for case in cases:
+        probs, _ = predict_volume(loaded, case.load_ct(), device)
+        labels = case.load_labels()
+        scores[case.id] = dice_scores(labels_from_probabilities(probs), labels.array, loaded.label_set.num_classes)
+    return scores
+
+
+def write_validation(path: Path, scores: dict[str, DiceResult], loaded: LoadedModel, epoch: int) -> float:
+    """Write ``validation.json`` (mean and per-case Dice) and return the mean Dice_wi."""
+    mean = float(np.mean([s.dice_wi for s in scores.values()]))
+    report = {
+        "epoch": epoch, "axis": loaded.axis, "val_dice_wi": mean,
+        "cases": {case: s.as_dict(loaded.label_set) for case, s in scores.items()},
+    }
+    write_text(path, json.dumps(report, indent=2))
+    return mean
