@@ -13,6 +13,13 @@ from pathlib import Path
 from typing import Iterator
 
 
+def _default_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file (0o666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _suffixes(path: Path) -> str:
     """The full extension of ``path`` (``.nii.gz`` for ``ct.nii.gz``), so writers pick the right format."""
     return "".join(path.suffixes[-2:]) if path.name.endswith((".nii.gz", ".tar.gz")) else path.suffix
@@ -33,6 +40,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _default_mode())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():

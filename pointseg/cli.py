@@ -142,6 +142,34 @@ def cmd_train_planar(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fuse(args: argparse.Namespace) -> int:
+    from pointseg.dataset import discover_cases
+    from pointseg.inference import resolve_device
+    from pointseg.labels import get_label_set
+    from pointseg.preprocess import AXES
+    from pointseg.progress import say
+    from pseudo.fusion import DEFAULT_FUSION
+    from pseudo.pipeline import SmoothingConfig, fuse_cases
+    from train.planar import train_planar
+
+    dataset = Path(args.dataset)
+    runs = Path(args.runs) if args.runs else dataset / "planar-runs"
+    label_set = get_label_set(args.labels)
+    cases = [c for c in discover_cases(dataset) if c.has_points]
+    if not cases:
+        raise InputError("no case has points.csv; click points (pointseg annotate) or run pointseg simulate-clicks", dataset)
+    for axis in AXES:
+        if not (runs / axis / "checkpoint_last.pt").exists():
+            say(f"no {axis} model in {runs / axis}: training it ({args.profile} profile)")
+            train_planar(dataset, axis, runs / axis, profile=args.profile, seed=args.seed, device=args.device,
+                         resume=(runs / axis / "config.json").exists(), label_set=args.labels)
+    smoothing = SmoothingConfig(opening_mm=args.opening_mm, closing_mm=args.closing_mm)
+    strategy = args.strategy or DEFAULT_FUSION
+    fuse_cases(cases, runs, label_set, resolve_device(args.device), strategy, smoothing)
+    print(f"pseudo.nii.gz written for {len(cases)} case(s) with models from {runs}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from train.supervised import train_supervised
 
@@ -268,6 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="clicked and labelled cases held out for validation (labelled cases without clicks always are)")
     p.add_argument("--pretrained", metavar="PATH",
                    help="torchvision VGG16 ImageNet weights (vgg16-397923af.pth) to start from; width 1.0 only")
+
+    p = _add(sub, "fuse", cmd_fuse, "build pseudo-masks from the clicks: three planar models, fusion, smoothing",
+             "For every case with points.csv: train the planar models that are missing (as train-planar would), "
+             "predict the case along the three axes, fuse the probabilities, smooth, and write <case>/pseudo.nii.gz "
+             "on the CT's grid plus the fused probabilities (pseudo_probabilities.h5).")
+    p.add_argument("dataset", help="dataset folder")
+    p.add_argument("--runs", help="folder of the planar runs axial/, coronal/, sagittal/ (default DATASET/planar-runs)")
+    p.add_argument("--strategy", default=None, help="fusion strategy (mean, weighted, vote, axial_foreground, geometric)")
+    p.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick", help="profile of missing models")
+    p.add_argument("--seed", type=int, default=0, help="random seed of missing models")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--opening-mm", type=float, default=2.0, help="morphological opening radius (0: off)")
+    p.add_argument("--closing-mm", type=float, default=2.0, help="morphological closing radius (0: off)")
+    _label_option(p)
 
     p = _add(sub, "train", cmd_train, "train the final model on pseudo-masks or the reference model on full labels",
              "Train a VGG16-FCN8 with weighted cross-entropy on sagittal slices of pseudo.nii.gz (--target pseudo, "

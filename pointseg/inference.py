@@ -18,6 +18,7 @@ import torch
 from pointseg.atomic import atomic_path
 from pointseg.errors import InputError
 from pointseg.labels import LabelSet, get_label_set
+from pointseg.points import Points
 from pointseg.preprocess import PreprocessConfig, SliceGeometry, preprocess_case
 from pointseg.progress import progress
 from pointseg.volume import Volume, read_volume, write_nifti
@@ -94,12 +95,12 @@ def slices_to_tensor(image: np.ndarray) -> torch.Tensor:
 @torch.no_grad()
 def predict_slices(
     model: torch.nn.Module, image: np.ndarray, device: torch.device | str = "cpu", batch_size: int = 8,
-    show_progress: bool = False,
+    show_progress: bool = False, dtype: np.dtype | type = np.float32,
 ) -> np.ndarray:
-    """Softmax probabilities ``(n, C, H, W)`` float32 for uint8 slices ``(n, H, W)``."""
+    """Softmax probabilities ``(n, C, H, W)`` (``dtype``, float32 by default) for uint8 slices ``(n, H, W)``."""
     device = torch.device(device)
     model.eval()
-    out = []
+    out: np.ndarray | None = None
     starts = range(0, len(image), batch_size)
     for start in progress(starts, "predict", unit="batch") if show_progress else starts:
         batch = slices_to_tensor(image[start : start + batch_size]).to(device)
@@ -107,18 +108,39 @@ def predict_slices(
             batch = batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, enabled=device.type == "cuda"):
             logits = model(batch)
-        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0,) + image.shape[1:], np.float32)
+        probs = torch.softmax(logits.float(), dim=1).cpu().numpy()
+        if out is None:
+            out = np.empty((len(image),) + probs.shape[1:], dtype=dtype)
+        out[start : start + len(probs)] = probs
+    return out if out is not None else np.zeros((0, 1) + image.shape[1:], dtype)
 
 
 def predict_volume(
-    loaded: LoadedModel, ct: Volume, device: torch.device | str = "cpu", batch_size: int = 8, show_progress: bool = False
+    loaded: LoadedModel, ct: Volume, device: torch.device | str = "cpu", batch_size: int = 8,
+    show_progress: bool = False, points: Points | None = None,
 ) -> tuple[np.ndarray, SliceGeometry]:
-    """Class probabilities ``(I, J, K, C)`` float32 on the CT's own grid, and the slicing geometry used."""
-    stack = preprocess_case(ct, loaded.axis, loaded.preprocess)
+    """Class probabilities ``(I, J, K, C)`` float32 on the CT's own grid, and the slicing geometry used.
+
+    With ``points`` the crop window is centred on the clicks, as during weak training.
+    """
+    stack = preprocess_case(ct, loaded.axis, loaded.preprocess, points=points, label_set=loaded.label_set)
     probs = predict_slices(loaded.model, stack.image, device, batch_size, show_progress)
     volume = stack.geometry.stack_to_original(np.moveaxis(probs, 1, -1), "linear", fill=0.0)
     return volume, stack.geometry
+
+
+def predict_volume_into(
+    loaded: LoadedModel, ct: Volume, target, device: torch.device | str = "cpu", batch_size: int = 8,
+    points: Points | None = None,
+) -> SliceGeometry:
+    """Like :func:`predict_volume`, but one class at a time into ``target`` (an ``(I, J, K, C)`` array or
+    HDF5 dataset), keeping the slice probabilities in float16: the memory-lean path used by ``fuse``."""
+    stack = preprocess_case(ct, loaded.axis, loaded.preprocess, points=points, label_set=loaded.label_set)
+    probs = predict_slices(loaded.model, stack.image, device, batch_size, dtype=np.float16)
+    for c in range(probs.shape[1]):
+        channel = stack.geometry.stack_to_original(probs[:, c].astype(np.float32), "linear", fill=0.0)
+        target[..., c] = channel
+    return stack.geometry
 
 
 def labels_from_probabilities(probs: np.ndarray) -> np.ndarray:

@@ -140,7 +140,7 @@ class WeightedFusion(Fusion):
             only zero-weight models have an opinion fuses to all zero.
     """
 
-    DEFAULT_WEIGHTS: Mapping[str, float] = {"axial": 1.0, "coronal": 1.0, "sagittal": 1.0}
+    DEFAULT_WEIGHTS: Mapping[str, float] = {axis: 1.0 for axis in AXES}
 
     def __init__(self, weights: Mapping[str, float] | None = None):
         merged = {**self.DEFAULT_WEIGHTS, **(weights or {})}
@@ -182,7 +182,9 @@ class VoteFusion(Fusion):
 
     def __init__(self, tie_weight: float = 0.1):
         if not 0 < tie_weight < 1:
-            raise InputError(f"vote tie_weight must lie in (0, 1) so that it never overturns a majority; got {tie_weight}")
+            raise InputError(
+                f"vote tie_weight must lie in (0, 1) so that it never overturns a majority; got {tie_weight}"
+            )
         self.tie_weight = float(tie_weight)
 
     def __call__(self, probs: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -1,0 +1,128 @@
+"""Building pseudo-masks for a dataset: predict with the three planar models, fuse, smooth, write.
+
+For every case with ``points.csv``: each planar model predicts the case (the crop centred on its clicks,
+as in training) and its class probabilities are brought to the CT's own grid one class at a time and
+kept in float16 HDF5 (``<case>/planar_probabilities.h5``, one dataset per axis). The fusion then runs
+slab by slab along the last array axis, so memory stays a small multiple of the CT. The fused
+probabilities go to ``<case>/pseudo_probabilities.h5``; their arg-max is smoothed (morphology, largest
+component per class, hole filling) and written as ``<case>/pseudo.nii.gz`` on the CT's grid and affine.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from pointseg.atomic import atomic_path
+from pointseg.dataset import Case
+from pointseg.errors import InputError
+from pointseg.inference import LoadedModel, load_model, predict_volume_into
+from pointseg.labels import LabelSet
+from pointseg.preprocess import AXES
+from pointseg.progress import progress, say
+from pointseg.volume import Volume, write_nifti
+from pseudo.fusion import DEFAULT_FUSION, build_fusion
+from pseudo.smoothing import smooth_labels
+
+PLANAR_FILE = "planar_probabilities.h5"
+FUSED_FILE = "pseudo_probabilities.h5"
+
+
+@dataclass(frozen=True)
+class SmoothingConfig:
+    """Morphological smoothing of the fused labels (radii in mm; 0 switches a step off)."""
+
+    opening_mm: float = 2.0
+    closing_mm: float = 2.0
+    keep_largest: bool = True
+    fill_holes: bool = True
+
+
+def load_planar_models(runs: Path, device: torch.device) -> dict[str, LoadedModel]:
+    """The planar models ``runs/<axis>/`` for the three axes; an InputError names a missing one."""
+    models = {}
+    for axis in AXES:
+        loaded = load_model(runs / axis, device)
+        if loaded.axis != axis:
+            raise InputError(f"this run was trained on {loaded.axis} slices, not {axis}", runs / axis)
+        models[axis] = loaded
+    return models
+
+
+def predict_planar(case: Case, models: dict[str, LoadedModel], device: torch.device, label_set: LabelSet) -> Path:
+    """Write every planar model's probabilities for ``case`` to ``<case>/planar_probabilities.h5``."""
+    ct = case.load_ct()
+    points = case.load_points(label_set, ct)
+    path = case.dir / PLANAR_FILE
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for axis, loaded in models.items():
+            data = f.create_dataset(axis, shape=ct.shape + (label_set.num_classes,), dtype=np.float16,
+                                    chunks=ct.shape[:2] + (1, label_set.num_classes))
+            predict_volume_into(loaded, ct, data, device, points=points)
+        f.attrs["affine"] = ct.affine
+        f.attrs["classes"] = list(label_set.names)
+    return path
+
+
+def fuse_probabilities(planar: Path, fused: Path, strategy: str, slab: int = 16, **options) -> np.ndarray:
+    """Fuse the per-axis probabilities slab by slab; write them (float16) and return the arg-max labels."""
+    fusion = build_fusion(strategy, **options)
+    with h5py.File(planar, "r") as f:
+        axes = [a for a in AXES if a in f]
+        shape = f[axes[0]].shape
+        labels = np.zeros(shape[:3], dtype=np.uint8)
+        with atomic_path(fused) as tmp, h5py.File(tmp, "w") as out:
+            data = out.create_dataset("probabilities", shape=shape, dtype=np.float16,
+                                      chunks=shape[:2] + (1, shape[3]), compression="lzf")
+            for k in range(0, shape[2], slab):
+                part = {a: f[a][:, :, k : k + slab].astype(np.float32) for a in axes}
+                probs = fusion(part)
+                data[:, :, k : k + slab] = probs
+                labels[:, :, k : k + slab] = np.argmax(probs, axis=-1)
+            out.attrs["affine"] = f.attrs["affine"]
+            out.attrs["classes"] = f.attrs["classes"]
+            out.attrs["strategy"] = strategy
+            out.attrs["axes"] = "i,j,k,class"
+    return labels
+
+
+def fuse_case(
+    case: Case, models: dict[str, LoadedModel], device: torch.device, label_set: LabelSet,
+    strategy: str = DEFAULT_FUSION, smoothing: SmoothingConfig = SmoothingConfig(),
+) -> dict[str, float]:
+    """Build ``<case>/pseudo.nii.gz`` (and the probability files); returns seconds per stage."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    planar = predict_planar(case, models, device, label_set)
+    timings["predict_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    labels = fuse_probabilities(planar, case.dir / FUSED_FILE, strategy)
+    timings["fuse_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    ct = case.load_ct()
+    smoothed = smooth_labels(labels, ct.spacing, label_set.num_classes, smoothing.opening_mm, smoothing.closing_mm,
+                             smoothing.keep_largest, smoothing.fill_holes)
+    write_nifti(Volume(smoothed, ct.affine), case.pseudo_path, dtype=np.uint8)
+    timings["smooth_s"] = time.perf_counter() - start
+    return timings
+
+
+def fuse_cases(
+    cases: list[Case], runs: Path, label_set: LabelSet, device: torch.device, strategy: str = DEFAULT_FUSION,
+    smoothing: SmoothingConfig = SmoothingConfig(),
+) -> dict[str, dict[str, float]]:
+    """Pseudo-masks for ``cases`` with the planar models in ``runs``; per-case timings by stage."""
+    build_fusion(strategy)  # an unknown strategy fails before any work
+    models = load_planar_models(runs, device)
+    timings = {}
+    for case in progress(cases, "pseudo-masks"):
+        timings[case.id] = fuse_case(case, models, device, label_set, strategy, smoothing)
+        say(f"{case.id}: " + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in timings[case.id].items()))
+    return timings
