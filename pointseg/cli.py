@@ -191,11 +191,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pointseg.cost import CostModel
+    from pointseg.evaluation import collect_results
+    from pointseg.inference import resolve_device
+    from pointseg.report import write_report
+
+    out = Path(args.out)
+    cost = CostModel(seconds_per_click=args.seconds_per_click, seconds_per_structure_slice=args.seconds_per_slice)
+    results = collect_results(args.runs, args.dataset, out, resolve_device(args.device), cost)
+    paths = write_report(results, out)
+    print(f"report written to {paths['markdown']} and {paths['html']}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pointseg.demo import run_demo
 
-    report = run_demo(Path(args.out), seed=args.seed, cases=args.cases, profile=args.profile)
-    print(f"demo finished: {report}")
+    report = run_demo(Path(args.out), seed=args.seed, annotated=args.cases, test=args.test_cases,
+                      profile=args.profile, curve=not args.no_curve, device=args.device)
+    print(f"demo finished; the report is {report}")
     return 0
 
 
@@ -231,11 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = _add(sub, "demo", cmd_demo, "run the main job end to end on built-in synthetic data",
-             "Phantoms -> simulated clicks -> dataset check -> preprocessed slice stacks, with previews.")
-    p.add_argument("--out", default="out/demo", help="output folder")
+             "Phantoms -> simulated clicks -> three weak planar models -> fused pseudo-masks -> final and reference "
+             "models -> label-efficiency curve -> cost-vs-accuracy report (report/report.html).")
+    p.add_argument("--out", default="out/demo", help="output folder (must not hold a demo yet)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--cases", type=int, default=3, help="number of phantom cases")
-    p.add_argument("--profile", choices=("quick", "paper"), default="quick", help="quick (CPU) or paper sizes")
+    p.add_argument("--cases", type=int, default=3, help="annotated phantom cases (clicked, used for training)")
+    p.add_argument("--test-cases", type=int, default=2, help="test phantom cases (never trained on)")
+    p.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick",
+                   help="quick: CPU-sized; paper: the paper's network and slices; tiny: seconds, for tests")
+    p.add_argument("--no-curve", action="store_true", help="skip the label-efficiency curve (saves most of the time)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
     p = _add(sub, "phantom", cmd_phantom, "write synthetic lumbar CT cases in the dataset layout")
     p.add_argument("out", help="dataset folder to write phantom_NNN/ cases into")
@@ -251,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "simulate-clicks", cmd_simulate_clicks, "write points.csv with simulated clicks from labels")
     p.add_argument("dataset", help="dataset folder")
     p.add_argument("--per-class", type=int, default=5, metavar="K", help="clicks inside each vertebra")
-    p.add_argument("--background", type=int, default=5, metavar="B", help="background clicks")
+    p.add_argument("--background", type=int, default=15, metavar="B",
+                   help="background clicks: 40%% on other bone, 30%% on soft tissue near the vertebrae, the rest anywhere")
     p.add_argument("--strategy", choices=("random", "center"), default="random",
                    help="random interior points or points near the centre")
     p.add_argument("--jitter-mm", type=float, default=0.0, help="annotator-like jitter (never leaves the structure)")
@@ -327,6 +348,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
     p.add_argument("--val-cases", type=int, default=0, help="trainable labelled cases held out for validation")
     p.add_argument("--pretrained", metavar="PATH", help="torchvision VGG16 ImageNet weights to start from")
+
+    p = _add(sub, "report", cmd_report, "cost-vs-accuracy report: the paper's Table 1 for your data, costs, curve",
+             "Evaluate planar runs (on the annotated cases, with the pseudo-masks) and the final and reference runs "
+             "(on the test cases of DATASET/split.json, or the labelled cases without clicks), compute the labelling "
+             "cost, and write report.md, report.html, report.json and PNG plots.")
+    p.add_argument("runs", nargs="+", metavar="RUN_OR_DIR", help="run folders, or folders holding them")
+    p.add_argument("--out", required=True, help="report folder")
+    p.add_argument("--dataset", help="dataset folder (default: the one the runs were trained on)")
+    p.add_argument("--seconds-per-click", type=float, default=2.0,
+                   help="click time when points.csv has no time_s (measured times are used when present)")
+    p.add_argument("--seconds-per-slice", type=float, default=12.5, help="time to draw one structure on one slice")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
     p = _add(sub, "predict", cmd_predict, "predict a CT volume with a trained model, slice by slice")
     p.add_argument("run", help="run folder (or checkpoint file)")

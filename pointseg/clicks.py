@@ -29,16 +29,19 @@ class ClickConfig:
     ``strategy``: ``random`` draws uniformly over the interior (at least ``margin_mm`` from the border);
     ``center`` draws from the structure's core (the voxels at least 60 % of the deepest distance inside).
     ``jitter_mm``: standard deviation of an annotator-like offset, rejected when it would leave the
-    structure. ``hard_negative_fraction`` of the background points land on other bone (CT above
-    ``bone_hu`` with no label), the rest on soft tissue inside the body.
+    structure. Background points, as an annotator places them: ``hard_negative_fraction`` on other bone
+    (CT above ``bone_hu`` with no label: ribs, T12, sacrum), ``near_fraction`` on soft tissue within
+    ``near_mm`` of a labelled structure (where a mask would leak), the rest anywhere else in the body.
     """
 
     per_class: int = 5
-    background: int = 5
+    background: int = 15
     strategy: str = "random"
     jitter_mm: float = 0.0
     margin_mm: float = 3.0
-    hard_negative_fraction: float = 0.5
+    hard_negative_fraction: float = 0.4
+    near_fraction: float = 0.3
+    near_mm: float = 15.0
     bone_hu: float = 250.0
     body_hu: float = -500.0
 
@@ -117,12 +120,13 @@ def simulate_clicks(
 def _background_clicks(labels: Volume, config: ClickConfig, rng: np.random.Generator, ct: Volume | None) -> np.ndarray:
     if config.background == 0:
         return np.zeros((0, 3), dtype=np.int64)
-    unlabelled = labels.array == 0
-    away = ndimage.distance_transform_edt(unlabelled, sampling=labels.spacing) >= config.margin_mm
+    distance = ndimage.distance_transform_edt(labels.array == 0, sampling=labels.spacing)
+    away = distance >= config.margin_mm
     if ct is None:
         return _draw(np.argwhere(away), config.background, rng)
-    hard_count = int(round(config.background * config.hard_negative_fraction))
-    hard = _draw(np.argwhere(away & (ct.array > config.bone_hu)), hard_count, rng)
-    soft_mask = away & (ct.array > config.body_hu) & (ct.array <= config.bone_hu)
-    soft = _draw(np.argwhere(soft_mask), config.background - len(hard), rng)
-    return np.concatenate([hard, soft])
+    bone = ct.array > config.bone_hu
+    soft = away & ~bone & (ct.array > config.body_hu)
+    hard = _draw(np.argwhere(away & bone), int(round(config.background * config.hard_negative_fraction)), rng)
+    near = _draw(np.argwhere(soft & (distance <= config.near_mm)), int(round(config.background * config.near_fraction)), rng)
+    rest = _draw(np.argwhere(soft), config.background - len(hard) - len(near), rng)
+    return np.concatenate([hard, near, rest])

@@ -1,65 +1,140 @@
-"""``pointseg demo``: the main job on built-in synthetic data.
+"""``pointseg demo``: the whole weak pipeline on built-in synthetic data, ending with the report.
 
-Today it runs every stage that exists: phantoms with previews → simulated clicks → dataset check →
-preprocessed slice stacks for the three axes → a summary (``summary.json`` and ``summary.md``) whose path
-is returned. Later stages (planar models, fusion, final model, report) join here as they land.
+phantoms (annotated + test cases) → simulated clicks on the annotated cases → dataset check → three
+weak planar models → fusion into pseudo-masks → final model on the pseudo-masks and reference model on
+the full labels → label-efficiency curve (pseudo-masks from 1, 2, 5 and 10 clicks per vertebra) →
+``report/report.html``. The planar models, fusion and trainers are the same code as the commands
+``train-planar``, ``fuse`` and ``train``; the demo only chains them.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 from pointseg.atomic import write_text
 from pointseg.clicks import ClickConfig
-from pointseg.dataset import check_case, discover_cases
+from pointseg.dataset import SPLIT_FILE, check_case, discover_cases
 from pointseg.errors import InputError
 from pointseg.labels import get_label_set
-from pointseg.preprocess import AXES, PROFILES, cached_stack
-from pointseg.progress import progress, say
+from pointseg.progress import say
 from pointseg.synthetic import write_phantoms, write_simulated_clicks
 
+CURVE_CLICKS = (1, 2, 5, 10)
 
-def run_demo(out: Path, seed: int = 0, cases: int = 3, profile: str = "quick", clicks_per_class: int = 5) -> Path:
-    """Run the demo chain into ``out`` and return the path of its summary."""
+
+class _Stages:
+    """Numbered stage messages with timings."""
+
+    def __init__(self, total: int):
+        self.total, self.number, self.timings = total, 0, {}
+        self._name, self._start = None, 0.0
+
+    def start(self, name: str, message: str) -> None:
+        self.stop()
+        self.number += 1
+        self._name, self._start = name, time.perf_counter()
+        say(f"[{self.number}/{self.total}] {message}")
+
+    def stop(self) -> None:
+        if self._name is not None:
+            self.timings[self._name] = round(time.perf_counter() - self._start, 1)
+            self._name = None
+
+
+def run_demo(out: Path, seed: int = 0, annotated: int = 3, test: int = 2, profile: str = "quick",
+             clicks_per_class: int = 5, background_clicks: int = 15, curve: bool = True, device: str = "auto",
+             curve_clicks: tuple[int, ...] = CURVE_CLICKS, phantom_spacing: tuple[float, float, float] | None = None) -> Path:
+    """Run the demo chain into ``out`` and return the path of ``report.html``."""
+    from pointseg.evaluation import collect_results
+    from pointseg.inference import resolve_device
+    from pointseg.report import write_report
+    from pseudo.fusion import DEFAULT_FUSION
+    from pseudo.pipeline import fuse_cases
+    from train.planar import train_planar
+    from train.supervised import train_supervised
+
     label_set = get_label_set()
-    dataset = out / "dataset"
-    timings: dict[str, float] = {}
+    torch_device = resolve_device(device)
+    dataset, runs = out / "dataset", out / "runs"
+    if runs.exists() or dataset.exists():
+        raise InputError("already holds a demo; choose another --out or remove it", out)
+    stages = _Stages(8 if curve else 7)
 
-    start = time.perf_counter()
-    say(f"[1/4] {cases} phantom case(s) -> {dataset}")
-    write_phantoms(dataset, cases, seed, preview=True, force=True)
-    timings["phantoms_s"] = time.perf_counter() - start
+    stages.start("phantoms", f"{annotated} annotated + {test} test phantom case(s) -> {dataset}")
+    write_phantoms(dataset, annotated, seed, spacing=phantom_spacing, preview=True)
+    clicks = ClickConfig(per_class=clicks_per_class, background=background_clicks)
+    write_simulated_clicks(dataset, label_set, clicks, seed)
+    write_phantoms(dataset, test, seed, spacing=phantom_spacing, preview=True, first_index=annotated)
+    test_ids = [f"phantom_{n:03d}" for n in range(annotated, annotated + test)]
+    write_text(dataset / SPLIT_FILE, json.dumps({"test": test_ids}, indent=2))
 
-    start = time.perf_counter()
-    say(f"[2/4] simulated clicks ({clicks_per_class} per vertebra)")
-    write_simulated_clicks(dataset, label_set, ClickConfig(per_class=clicks_per_class), seed, force=True)
-    timings["clicks_s"] = time.perf_counter() - start
-
-    say("[3/4] dataset check")
-    found = discover_cases(dataset)
-    problems = [p for case in found for p in check_case(case, label_set)]
+    stages.start("check", "dataset check")
+    problems = [p for case in discover_cases(dataset) for p in check_case(case, label_set)]
     if problems:
         raise InputError(f"the demo dataset has problems: {problems[0]}", dataset)
 
-    start = time.perf_counter()
-    say(f"[4/4] slice stacks ({profile} profile) for {', '.join(AXES)}")
-    config = PROFILES[profile]
-    stacks = {}
-    for case, axis in progress([(c, a) for c in found for a in AXES], "preprocess", unit="stack"):
-        stack = cached_stack(case, axis, config, label_set, dataset / ".pointseg-cache")
-        stacks[f"{case.id}/{axis}"] = {"slices": int(stack.image.shape[0]), "clicks": int(len(stack.points))}
-    timings["preprocess_s"] = time.perf_counter() - start
+    stages.start("planar", f"three weak planar models ({profile} profile, {clicks_per_class} clicks per vertebra)")
+    for axis in ("axial", "coronal", "sagittal"):
+        train_planar(dataset, axis, runs / "planar" / axis, profile=profile, seed=seed, device=device)
 
-    summary = {
-        "seed": seed, "profile": profile, "dataset": str(dataset),
-        "cases": [c.id for c in found], "previews": [str(c.dir / "preview.png") for c in found],
-        "stacks": stacks, "timings": {k: round(v, 2) for k, v in timings.items()},
-    }
-    write_text(out / "summary.json", json.dumps(summary, indent=2))
-    lines = [f"# pointseg demo ({profile} profile, seed {seed})", "", f"Dataset: `{dataset}`", ""]
-    lines += [f"- {c.id}: ![preview]({c.dir.relative_to(out) / 'preview.png'})" for c in found]
-    lines += ["", "| stage | seconds |", "|---|---|"] + [f"| {k[:-2]} | {v:.1f} |" for k, v in timings.items()]
-    write_text(out / "summary.md", "\n".join(lines) + "\n")
-    return out / "summary.md"
+    stages.start("fuse", f"pseudo-masks ({DEFAULT_FUSION} fusion, smoothing)")
+    annotated_cases = [c for c in discover_cases(dataset) if c.has_points]
+    fuse_cases(annotated_cases, runs / "planar", label_set, torch_device)
+
+    stages.start("final", "final model on the pseudo-masks")
+    train_supervised(dataset, "pseudo", runs / "final", profile=profile, seed=seed, device=device)
+    stages.start("reference", "reference model on the full labels")
+    train_supervised(dataset, "labels", runs / "reference", profile=profile, seed=seed, device=device)
+
+    if curve:
+        stages.start("curve", f"label-efficiency curve: pseudo-masks from {', '.join(map(str, curve_clicks))} clicks")
+        points = efficiency_curve(out, dataset, profile, seed, background_clicks, device, clicks_per_class, curve_clicks)
+        write_text(runs / "efficiency.json", json.dumps(points, indent=2))
+
+    stages.start("report", "report")
+    results = collect_results([runs], dataset, out / "report", torch_device)
+    stages.stop()
+    results["timings"] = {f"{k} (s)": v for k, v in stages.timings.items()}
+    results["config"] = {"profile": profile, "seed": seed, "annotated_cases": annotated, "test_cases": test,
+                         "clicks_per_vertebra": clicks_per_class, "background_clicks": background_clicks}
+    paths = write_report(results, out / "report")
+    return paths["html"]
+
+
+def efficiency_curve(out: Path, dataset: Path, profile: str, seed: int, background: int, device: str,
+                     main_clicks: int, clicks_per_vertebra: tuple[int, ...] = CURVE_CLICKS) -> list[dict]:
+    """Pseudo-mask Dice_wi against clicks per vertebra, each from its own three planar models.
+
+    The point for ``main_clicks`` is the main run's; the others are built in ``out/curve/clicks-K``
+    (a copy of the annotated cases with K simulated clicks per vertebra).
+    """
+    from pointseg.evaluation import evaluate_pseudo
+    from pointseg.inference import resolve_device
+    from pseudo.pipeline import fuse_cases
+    from train.planar import train_planar
+
+    label_set = get_label_set()
+    annotated = [c for c in discover_cases(dataset) if c.has_points]
+    points = []
+    for clicks in clicks_per_vertebra:
+        if clicks == main_clicks:
+            summary = evaluate_pseudo(annotated, label_set)
+        else:
+            copy = out / "curve" / f"clicks-{clicks}"
+            for case in annotated:
+                (copy / case.id).mkdir(parents=True, exist_ok=True)
+                for name in ("ct.nii.gz", "labels.nii.gz"):
+                    shutil.copyfile(case.dir / name, copy / case.id / name)
+            write_simulated_clicks(copy, label_set, ClickConfig(per_class=clicks, background=background), seed, force=True)
+            for axis in ("axial", "coronal", "sagittal"):
+                train_planar(copy, axis, copy / "planar-runs" / axis, profile=profile, seed=seed, device=device)
+            cases = [c for c in discover_cases(copy) if c.has_points]
+            fuse_cases(cases, copy / "planar-runs", label_set, resolve_device(device))
+            summary = evaluate_pseudo(cases, label_set)
+        points.append({"clicks_per_vertebra": clicks, "pseudo_dice_wi": summary["dice_wi"] if summary else None,
+                       "result_dice_wi": None})
+        say(f"  {clicks} click(s) per vertebra: pseudo-mask Dice_wi {points[-1]['pseudo_dice_wi']:.3f}")
+    return points

@@ -356,8 +356,3 @@ def cached_stack(
     save_stack(path, stack, key)
     return stack
 
-
-PROFILES: dict[str, PreprocessConfig] = {
-    "paper": PreprocessConfig(),  # 1 mm, 352 x 352, as in seed 003
-    "quick": PreprocessConfig(spacing=2.0, size=(160, 160)),  # 2 mm pixels, a 320 mm field of view
-}

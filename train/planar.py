@@ -92,6 +92,7 @@ class PlanarTrainer(Trainer):
             consistency={"seed": config.seed},
         ).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scheduler = self.cosine_schedule()
         say(f"{config.axis}: {len(self.split['train'])} training case(s), {len(data)} slices "
             f"({len(self.batches.clicked)} with clicks), {len(self.val_cases)} validation case(s)")
 

@@ -117,6 +117,7 @@ class SupervisedTrainer(Trainer):
         self.class_weights = median_frequency_weights(stacks, self.label_set.num_classes).to(self.device)
         self.model = build_model(**config.model_spec(self.label_set.num_classes), pretrained=config.pretrained or False)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scheduler = self.cosine_schedule()
         say(f"{config.target}: {len(self.split['train'])} training case(s), {len(self.batches.items)} slices, "
             f"{len(self.val_cases)} validation case(s); class weights {[round(float(w), 2) for w in self.class_weights]}")
 

@@ -10,6 +10,7 @@ and ``resume`` from the last checkpoint.
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ class Trainer:
         self.history: list[dict] = []
         self.model: torch.nn.Module
         self.optimizer: torch.optim.Optimizer
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self.amp_dtype = None
         if device.type == "cuda":
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -44,8 +46,17 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------- hooks
     def build(self) -> None:
-        """Create ``self.model``, ``self.optimizer``, the batch source and ``self.split``."""
+        """Create ``self.model``, ``self.optimizer`` (optionally ``self.scheduler``), the batches and ``self.split``."""
         raise NotImplementedError
+
+    def cosine_schedule(self, floor: float = 0.05) -> torch.optim.lr_scheduler.LRScheduler:
+        """Cosine decay of the learning rate over the whole run, down to ``floor`` times the start."""
+        total = max(1, self.config.epochs * self.config.steps_per_epoch)
+
+        def factor(step: int) -> float:
+            return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+        return torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -82,6 +93,8 @@ class Trainer:
         self.scaler.scale(total).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.scheduler is not None:
+            self.scheduler.step()
         self.step += 1
         return {"loss": float(total.detach()), **terms}
 
@@ -136,7 +149,8 @@ class Trainer:
 
     def _write_run_info(self) -> None:
         write_text(self.run_dir / "config.json", json.dumps(
-            {"config": self.model_config(), "seed": self.config.seed, "environment": self._environment()}, indent=2))
+            {"config": self.model_config(), "seed": self.config.seed, "dataset": str(getattr(self, "dataset", "")),
+             "environment": self._environment()}, indent=2))
         write_text(self.run_dir / "split.json", json.dumps(self.split, indent=2))
 
     def _append_log(self, record: dict) -> None:
@@ -148,6 +162,7 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "epoch": self.epoch,
             "step": self.step,
             "history": self.history,
@@ -169,6 +184,8 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history = list(state.get("history", []))
         torch.set_rng_state(state["rng"]["torch"])

@@ -130,6 +130,9 @@ class VGG16FCN8(nn.Module):
         self.upscore2 = bilinear_upsampler(num_classes, 2)
         self.upscore_pool4 = bilinear_upsampler(num_classes, 2)
         self.upscore8 = bilinear_upsampler(num_classes, 8)
+        # As in FCN-8s, the final 8x upsampling stays fixed bilinear interpolation; a learnable one lets
+        # sparse (point) supervision carve a stride-8 dot pattern instead of smooth regions.
+        self.upscore8.weight.requires_grad_(False)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.reset_head()

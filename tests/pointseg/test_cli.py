@@ -9,7 +9,7 @@ from pointseg.cli import build_parser, main
 from pointseg.volume import Volume, write_nifti
 from tests.conftest import REAL_CASE, box_labels
 
-COMMANDS = ["demo", "phantom", "simulate-clicks", "import", "check", "evaluate", "preprocess", "train-planar", "fuse", "train", "predict"]
+COMMANDS = ["demo", "phantom", "simulate-clicks", "import", "check", "evaluate", "preprocess", "train-planar", "fuse", "train", "report", "predict"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

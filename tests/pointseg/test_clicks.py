@@ -48,11 +48,16 @@ def test_hard_negatives_land_on_other_bone(box_dataset):
     case = discover_cases(box_dataset / "ras")[0]
     labels, ct = case.load_labels(), case.load_ct()
     ct.array[2:6, 2:6, :] = 800  # unlabelled bone, away from the vertebrae
-    config = ClickConfig(per_class=0, background=8, hard_negative_fraction=0.5, margin_mm=2.0)
+    config = ClickConfig(per_class=0, background=10, hard_negative_fraction=0.4, near_fraction=0.3, margin_mm=2.0,
+                         near_mm=4.0)
     points = simulate_clicks(labels, LUMBAR, config, case_rng(1, case.id), ct)
-    values = ct.array[tuple(np.rint(points.ijk).astype(int).T)]
-    assert (values > config.bone_hu).sum() == 4
+    index = tuple(np.rint(points.ijk).astype(int).T)
+    assert (ct.array[index] > config.bone_hu).sum() == 4
     assert all(name == "background" for name in points.labels)
+    distance = ndimage.distance_transform_edt(labels.array == 0, sampling=labels.spacing)[index]
+    soft = ct.array[index] <= config.bone_hu
+    assert np.sum(soft & (distance <= 4.0)) >= 3, "three soft-tissue clicks close to the vertebrae"
+    assert np.all(distance >= 2.0)
 
 
 def test_same_seed_same_clicks_other_seed_other_clicks(box_dataset):

@@ -62,9 +62,20 @@ def test_tiny_model_learns_the_clicked_pixels(phantoms, tmp_path):
     assert after >= 0.8 and after > before + 0.3, (before, after)
 
 
-def test_run_folder_resume_and_predict(phantoms, tmp_path, capsys):
+def test_run_folder_resume_and_predict(phantoms, tmp_path, capsys, monkeypatch):
     run = tmp_path / "run"
-    train_planar(phantoms, "coronal", run, profile="tiny", seed=3, epochs=1)
+    # a run of 2 epochs interrupted during its second epoch: the checkpoint of epoch 1 stays
+    original = PlanarTrainer.validate
+
+    def interrupt_in_epoch_2(self):
+        if self.epoch == 2:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(PlanarTrainer, "validate", interrupt_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_planar(phantoms, "coronal", run, profile="tiny", seed=3, epochs=2)
+    monkeypatch.setattr(PlanarTrainer, "validate", original)
     checkpoint = load_checkpoint(run)
     assert checkpoint["epoch"] == 1 and checkpoint["step"] == 4
     assert checkpoint["seed"] == 3 and checkpoint["version"]
@@ -79,7 +90,7 @@ def test_run_folder_resume_and_predict(phantoms, tmp_path, capsys):
     args = ["train-planar", str(phantoms), "--axis", "coronal", "--out", str(run), "--profile", "tiny", "--quiet"]
     assert main(args + ["--seed", "3"]) == 2
     assert "already holds a trained run" in capsys.readouterr().err
-    assert main(args + ["--resume", "--epochs", "2"]) == 0
+    assert main(args + ["--resume"]) == 0
     resumed = load_checkpoint(run)
     assert resumed["epoch"] == 2 and resumed["step"] == 8
     assert [r["epoch"] for r in resumed["history"]] == [1, 2]
