@@ -16,11 +16,12 @@ otherwise work in place on (I, J, K) arrays: a volume of 200 x 150 x 170 x 6 flo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from pointseg.errors import InputError
+from pointseg.registry import Registry
 
 AXES: tuple[str, ...] = ("axial", "coronal", "sagittal")
 
@@ -29,7 +30,7 @@ AXES: tuple[str, ...] = ("axial", "coronal", "sagittal")
 # Provisional: to be revisited once the strategies have been measured on the phantoms.
 DEFAULT_FUSION = "axial_foreground"
 
-FUSIONS: dict[str, type[Fusion]] = {}
+FUSIONS: Registry[Fusion] = Registry("fusion")
 
 
 class Fusion:
@@ -39,23 +40,8 @@ class Fusion:
         raise NotImplementedError
 
 
-def register_fusion(name: str) -> Callable[[type[Fusion]], type[Fusion]]:
-    """Class decorator adding a fusion strategy to :data:`FUSIONS` under ``name``."""
-
-    def decorate(cls: type[Fusion]) -> type[Fusion]:
-        if name in FUSIONS and FUSIONS[name] is not cls:
-            raise ValueError(f"fusion {name!r} is already registered ({FUSIONS[name].__qualname__})")
-        FUSIONS[name] = cls
-        return cls
-
-    return decorate
-
-
-def build_fusion(name: str, **kwargs) -> Fusion:
-    """The fusion strategy registered as ``name``, built with ``kwargs``; :class:`InputError` if unknown."""
-    if name not in FUSIONS:
-        raise InputError(f"unknown fusion {name!r}; known fusions: {', '.join(sorted(FUSIONS))}")
-    return FUSIONS[name](**kwargs)
+register_fusion = FUSIONS.register
+build_fusion = FUSIONS.build
 
 
 def fuse(probs: Mapping[str, np.ndarray], strategy: str = "mean", **kwargs) -> np.ndarray:

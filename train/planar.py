@@ -7,9 +7,7 @@ Dice_wi of the whole-volume prediction on the CT's grid, logged and never used f
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +15,14 @@ import torch
 
 from pointseg.dataset import Case, discover_cases, held_out_case_ids
 from pointseg.errors import InputError
-from pointseg.inference import LoadedModel, resolve_device
-from pointseg.labels import LabelSet, get_label_set
+from pointseg.inference import resolve_device
 from pointseg.models import build_model
 from pointseg.preprocess import cached_stack, normalize_axis
 from pointseg.progress import progress, say
 from train.config import PlanarConfig, make_config
 from train.data import MixedBatches, PlanarSlices
 from train.losses import WeightedSum
-from train.trainer import Trainer
-from train.validation import validate_cases, write_validation
+from train.slice_trainer import SliceTrainer, resumed_config
 
 
 def split_cases(
@@ -62,14 +58,12 @@ def click_class_weights(counts: Counter, num_classes: int) -> torch.Tensor:
     return weights * (len(present) / weights.sum())
 
 
-class PlanarTrainer(Trainer):
+class PlanarTrainer(SliceTrainer):
     """Trains one planar VGG16-FCN8 with the weak losses on the clicked cases of a dataset."""
 
     def __init__(self, dataset: Path, config: PlanarConfig, run_dir: Path, device: torch.device, resume: bool = False,
                  cache_dir: Path | None = None):
-        super().__init__(run_dir, config, device, resume)
-        self.dataset = Path(dataset)
-        self.label_set: LabelSet = get_label_set(config.label_set)
+        super().__init__(dataset, config, run_dir, device, resume)
         self.cache_dir = cache_dir or self.dataset / ".pointseg-cache"
 
     def build(self) -> None:
@@ -104,24 +98,12 @@ class PlanarTrainer(Trainer):
         total, terms = self.loss(logits.float(), batch, self.model)
         return total, {name: float(value) for name, value in terms.items()}
 
-    def model_config(self) -> dict:
-        data = self.config.to_dict()
-        data["model"] = self.config.model_spec(self.label_set.num_classes)
-        return data
-
     def extra_state(self) -> dict:
         return {"batches": self.batches.state(), "loss": self.loss.state_dict()}
 
     def load_extra_state(self, state: dict) -> None:
         self.batches.set_state(state["batches"])
         self.loss.load_state_dict(state["loss"])
-
-    def validate(self) -> dict[str, float]:
-        if not self.val_cases:
-            return {}
-        loaded = LoadedModel(self.model, self.config.axis, self.config.preprocess, self.label_set, self.model_config())
-        scores = validate_cases(loaded, self.val_cases, self.device)
-        return {"val_dice_wi": write_validation(self.run_dir / "validation.json", scores, loaded, self.epoch)}
 
 
 def train_planar(
@@ -137,10 +119,7 @@ def train_planar(
     """``pointseg train-planar``: train (or resume) one planar model; returns the run folder."""
     out = Path(out)
     if resume and (out / "config.json").exists():
-        saved = json.loads((out / "config.json").read_text())["config"]
-        saved.pop("model", None)
-        config = PlanarConfig.from_dict(saved)
-        config = replace(config, **{k: v for k, v in overrides.items() if v is not None and k == "epochs"})
+        config = resumed_config(out, PlanarConfig, overrides.get("epochs"))
     else:
         config = make_config(profile, axis=normalize_axis(axis), seed=seed, **overrides)
     trainer = PlanarTrainer(Path(dataset), config, out, resolve_device(device), resume)

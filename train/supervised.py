@@ -8,7 +8,6 @@ training slices, so the five small vertebra classes are not swamped by the backg
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,17 +15,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pointseg.dataset import Case, discover_cases, held_out_case_ids
+from pointseg.dataset import discover_cases, held_out_case_ids
 from pointseg.errors import InputError
-from pointseg.inference import LoadedModel, resolve_device
-from pointseg.labels import LabelSet, get_label_set
+from pointseg.inference import resolve_device
 from pointseg.models import build_model
 from pointseg.preprocess import SliceStack, cached_stack, normalize_axis
 from pointseg.progress import progress, say
 from train.config import PROFILES, PlanarConfig, hub_vgg16_weights
 from train.planar import split_cases
-from train.trainer import Trainer
-from train.validation import validate_cases, write_validation
+from train.slice_trainer import SliceTrainer, resumed_config
 
 TARGETS = ("pseudo", "labels")
 
@@ -92,13 +89,8 @@ class SupervisedSlices:
         self.rng.bit_generator.state = state
 
 
-class SupervisedTrainer(Trainer):
+class SupervisedTrainer(SliceTrainer):
     """Trains a planar VGG16-FCN8 on full label maps with weighted cross-entropy."""
-
-    def __init__(self, dataset: Path, config: SupervisedConfig, run_dir: Path, device: torch.device, resume: bool = False):
-        super().__init__(run_dir, config, device, resume)
-        self.dataset = Path(dataset)
-        self.label_set: LabelSet = get_label_set(config.label_set)
 
     def build(self) -> None:
         config = self.config
@@ -129,23 +121,11 @@ class SupervisedTrainer(Trainer):
         loss = F.cross_entropy(logits, batch["target"], weight=self.class_weights)
         return loss, {"ce": float(loss.detach())}
 
-    def model_config(self) -> dict:
-        data = self.config.to_dict()
-        data["model"] = self.config.model_spec(self.label_set.num_classes)
-        return data
-
     def extra_state(self) -> dict:
         return {"batches": self.batches.state()}
 
     def load_extra_state(self, state: dict) -> None:
         self.batches.set_state(state["batches"])
-
-    def validate(self) -> dict[str, float]:
-        if not self.val_cases:
-            return {}
-        loaded = LoadedModel(self.model, self.config.axis, self.config.preprocess, self.label_set, self.model_config())
-        scores = validate_cases(loaded, self.val_cases, self.device)
-        return {"val_dice_wi": write_validation(self.run_dir / "validation.json", scores, loaded, self.epoch)}
 
 
 def train_supervised(
@@ -155,10 +135,7 @@ def train_supervised(
     """``pointseg train``: the final model (``target="pseudo"``) or the reference (``target="labels"``)."""
     out = Path(out)
     if resume and (out / "config.json").exists():
-        saved = json.loads((out / "config.json").read_text())["config"]
-        saved.pop("model", None)
-        config = SupervisedConfig.from_dict(saved)
-        config = replace(config, **{k: v for k, v in overrides.items() if v is not None and k == "epochs"})
+        config = resumed_config(out, SupervisedConfig, overrides.get("epochs"))
     else:
         if "axis" in overrides and overrides["axis"] is not None:
             overrides["axis"] = normalize_axis(overrides["axis"])

@@ -8,7 +8,6 @@ from pointseg.dataset import discover_cases
 from pointseg.errors import InputError
 from pointseg.labels import get_label_set
 from pointseg.points import read_points
-from pointseg.volume import read_volume
 
 LUMBAR = get_label_set()
 

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from pointseg.cli import main
 from pointseg.dataset import discover_cases

@@ -45,7 +45,8 @@ def test_training_mode_backward_reaches_the_encoder():
     model = randomise_scores(VGG16FCN8(num_classes=3, width=0.0625)).train()
     model(torch.rand(2, 1, 40, 48)).square().mean().backward()
     assert model.features[0].weight.grad is not None and model.features[0].weight.grad.abs().sum() > 0
-    assert model.upscore8.weight.grad is not None
+    assert model.upscore2.weight.grad is not None, "the 2x upsamplings learn, as in FCN-8s"
+    assert model.upscore8.weight.grad is None, "the final 8x upsampling stays fixed bilinear"
 
 
 def test_channels_last_and_autocast():

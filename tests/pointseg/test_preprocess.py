@@ -5,11 +5,11 @@ from pointseg.errors import InputError
 from pointseg.labels import get_label_set
 from pointseg.points import Points
 from pointseg.preprocess import (
-    AXES, PreprocessConfig, cached_stack, enhance, load_stack, normalize_axis, plan_geometry, preprocess_case, save_stack,
+    AXES, PreprocessConfig, cached_stack, enhance, load_stack, normalize_axis, plan_geometry, preprocess_case,
 )
 from pointseg.dataset import discover_cases
 from pointseg.volume import Volume, read_volume
-from tests.conftest import REAL_CASE, box_labels, oblique_affine
+from tests.conftest import REAL_CASE, oblique_affine
 
 LUMBAR = get_label_set()
 SMALL = PreprocessConfig(spacing=1.0, size=(48, 40))

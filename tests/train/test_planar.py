@@ -10,9 +10,8 @@ import torch
 from pointseg.cli import main
 from pointseg.clicks import ClickConfig
 from pointseg.dataset import discover_cases
-from pointseg.inference import load_checkpoint, load_model, predict_slices
+from pointseg.inference import load_checkpoint, predict_slices
 from pointseg.labels import get_label_set
-from pointseg.preprocess import PreprocessConfig, cached_stack
 from pointseg.synthetic import write_phantoms, write_simulated_clicks
 from pointseg.volume import read_volume
 from train.config import make_config

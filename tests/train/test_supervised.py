@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from pointseg.cli import main
-from pointseg.dataset import discover_cases
 from pointseg.inference import load_checkpoint
 from pointseg.synthetic import write_phantoms
 from pointseg.volume import Volume, read_volume, write_nifti

@@ -20,10 +20,11 @@ from collections.abc import Callable, Mapping
 from torch import Tensor, nn
 
 from pointseg.errors import InputError
+from pointseg.registry import Registry
 
 Model = Callable[[Tensor], Tensor]
 
-LOSSES: dict[str, type[WeakLoss]] = {}
+LOSSES: Registry[WeakLoss] = Registry("loss")
 
 # Default weight of each term of the weak planar loss (the paper gives none):
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -48,23 +49,8 @@ class WeakLoss(nn.Module):
         raise NotImplementedError
 
 
-def register_loss(name: str) -> Callable[[type[WeakLoss]], type[WeakLoss]]:
-    """Class decorator adding a loss to :data:`LOSSES` under ``name``."""
-
-    def decorate(cls: type[WeakLoss]) -> type[WeakLoss]:
-        if name in LOSSES and LOSSES[name] is not cls:
-            raise ValueError(f"loss {name!r} is already registered ({LOSSES[name].__qualname__})")
-        LOSSES[name] = cls
-        return cls
-
-    return decorate
-
-
-def build_loss(name: str, **kwargs) -> WeakLoss:
-    """The loss registered as ``name``, built with ``kwargs``; :class:`InputError` for an unknown name."""
-    if name not in LOSSES:
-        raise InputError(f"unknown loss {name!r}; known losses: {', '.join(sorted(LOSSES))}")
-    return LOSSES[name](**kwargs)
+register_loss = LOSSES.register
+build_loss = LOSSES.build
 
 
 def zero_like_loss(logits: Tensor) -> Tensor:

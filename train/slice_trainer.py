@@ -1,0 +1,49 @@
+"""What the planar trainers share: a dataset, a label set, the saved model spec, validation, resuming."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from pointseg.inference import LoadedModel
+from pointseg.labels import LabelSet, get_label_set
+from train.config import PlanarConfig
+from train.trainer import Trainer
+from train.validation import validate_cases, write_validation
+
+
+class SliceTrainer(Trainer):
+    """A :class:`Trainer` of a planar VGG16-FCN8 on a dataset's slices.
+
+    Subclasses set ``self.val_cases`` in :meth:`build`; validation is Dice_wi of whole-volume predictions
+    on those cases, written to ``validation.json``.
+    """
+
+    def __init__(self, dataset: Path, config: PlanarConfig, run_dir: Path, device: torch.device, resume: bool = False):
+        super().__init__(run_dir, config, device, resume)
+        self.dataset = Path(dataset)
+        self.label_set: LabelSet = get_label_set(config.label_set)
+        self.val_cases: list = []
+
+    def model_config(self) -> dict:
+        data = self.config.to_dict()
+        data["model"] = self.config.model_spec(self.label_set.num_classes)
+        return data
+
+    def validate(self) -> dict[str, float]:
+        if not self.val_cases:
+            return {}
+        loaded = LoadedModel(self.model, self.config.axis, self.config.preprocess, self.label_set, self.model_config())
+        scores = validate_cases(loaded, self.val_cases, self.device)
+        return {"val_dice_wi": write_validation(self.run_dir / "validation.json", scores, loaded, self.epoch)}
+
+
+def resumed_config(out: Path, config_class: type[PlanarConfig], epochs: int | None) -> PlanarConfig:
+    """The config a run folder was started with (``config.json``), with more ``epochs`` when given."""
+    saved = json.loads((out / "config.json").read_text())["config"]
+    saved.pop("model", None)
+    config = config_class.from_dict(saved)
+    return replace(config, epochs=epochs) if epochs is not None else config
