@@ -95,9 +95,13 @@ def slices_to_tensor(image: np.ndarray) -> torch.Tensor:
 @torch.no_grad()
 def predict_slices(
     model: torch.nn.Module, image: np.ndarray, device: torch.device | str = "cpu", batch_size: int = 8,
-    show_progress: bool = False, dtype: np.dtype | type = np.float32,
+    show_progress: bool = False, dtype: np.dtype | type = np.float32, window: tuple[slice, slice] | None = None,
 ) -> np.ndarray:
-    """Softmax probabilities ``(n, C, H, W)`` (``dtype``, float32 by default) for uint8 slices ``(n, H, W)``."""
+    """Softmax probabilities ``(n, C, H, W)`` (``dtype``, float32 by default) for uint8 slices ``(n, H, W)``.
+
+    With ``window`` (rows, columns) only that part of each slice is kept: ``(n, C, h, w)``.
+    """
+    window = window or (slice(None), slice(None))
     device = torch.device(device)
     model.eval()
     out: np.ndarray | None = None
@@ -108,11 +112,11 @@ def predict_slices(
             batch = batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, enabled=device.type == "cuda"):
             logits = model(batch)
-        probs = torch.softmax(logits.float(), dim=1).cpu().numpy()
+        probs = torch.softmax(logits.float(), dim=1)[:, :, window[0], window[1]].cpu().numpy()
         if out is None:
             out = np.empty((len(image),) + probs.shape[1:], dtype=dtype)
         out[start : start + len(probs)] = probs
-    return out if out is not None else np.zeros((0, 1) + image.shape[1:], dtype)
+    return out if out is not None else np.zeros((0, 1) + image[:, window[0], window[1]].shape[1:], dtype)
 
 
 def predict_volume(
@@ -136,11 +140,13 @@ def predict_volume_into(
     """Like :func:`predict_volume`, but one class at a time into ``target`` (an ``(I, J, K, C)`` array or
     HDF5 dataset), keeping the slice probabilities in float16: the memory-lean path used by ``fuse``."""
     stack = preprocess_case(ct, loaded.axis, loaded.preprocess, points=points, label_set=loaded.label_set)
-    probs = predict_slices(loaded.model, stack.image, device, batch_size, dtype=np.float16)
+    geometry = stack.geometry
+    probs = predict_slices(loaded.model, stack.image, device, batch_size, dtype=np.float16, window=geometry.stack_window)
+    del stack
     for c in range(probs.shape[1]):
-        channel = stack.geometry.stack_to_original(probs[:, c].astype(np.float32), "linear", fill=0.0)
-        target[..., c] = channel
-    return stack.geometry
+        channel = geometry.to_original(geometry.window_to_volume(probs[:, c].astype(np.float32)), "linear", fill=0.0)
+        target[..., c] = channel.astype(target.dtype)  # one contiguous copy, already in the stored type
+    return geometry
 
 
 def labels_from_probabilities(probs: np.ndarray) -> np.ndarray:

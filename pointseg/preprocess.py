@@ -139,15 +139,23 @@ class SliceGeometry:
 
         Voxels outside the crop window get ``fill``.
         """
+        return self.window_to_volume(stack[(slice(None),) + self.stack_window], fill)
+
+    @property
+    def stack_window(self) -> tuple[slice, slice]:
+        """The rows and columns of the stack that hold image (the rest is padding)."""
+        return self._windows()[1]
+
+    def window_to_volume(self, window: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Like :meth:`stack_to_volume` for a stack already cut to :attr:`stack_window`."""
         perm, (flip_rows, flip_cols) = self._plane
-        planes = np.full((self.num_slices,) + self.plane_shape + stack.shape[3:], fill, dtype=stack.dtype)
-        src, dst = self._windows()
-        planes[(slice(None),) + src] = stack[(slice(None),) + dst]
+        planes = np.full((self.num_slices,) + self.plane_shape + window.shape[3:], fill, dtype=window.dtype)
+        planes[(slice(None),) + self._windows()[0]] = window
         if flip_rows:
             planes = planes[:, ::-1]
         if flip_cols:
             planes = planes[:, :, ::-1]
-        inverse = tuple(int(a) for a in np.argsort(perm)) + tuple(range(3, stack.ndim))
+        inverse = tuple(int(a) for a in np.argsort(perm)) + tuple(range(3, window.ndim))
         return np.ascontiguousarray(np.transpose(planes, inverse))
 
     def _windows(self) -> tuple[tuple[slice, slice], tuple[slice, slice]]:

@@ -190,12 +190,12 @@ def from_sitk(image: sitk.Image, path: str | None = None) -> Volume:
     if image.GetDimension() != 3:
         raise InputError(f"expected a 3D image, got {image.GetDimension()}D", path)
     array = sitk.GetArrayFromImage(image)
-    array = array.transpose((2, 1, 0, 3) if array.ndim == 4 else (2, 1, 0))
+    array = array.transpose((2, 1, 0, 3) if array.ndim == 4 else (2, 1, 0))  # a view: no copy of the voxels
     direction = np.asarray(image.GetDirection(), dtype=np.float64).reshape(3, 3)
     affine = np.eye(4)
     affine[:3, :3] = _LPS @ direction @ np.diag(image.GetSpacing())
     affine[:3, 3] = _LPS @ np.asarray(image.GetOrigin(), dtype=np.float64)
-    return Volume(np.ascontiguousarray(array), affine, path)
+    return Volume(array, affine, path)
 
 
 def _grid_image(shape: Sequence[int], affine: np.ndarray) -> sitk.Image:
@@ -221,15 +221,16 @@ def resample_to_grid(
     ``linear`` is for CT and probabilities, ``nearest`` for label maps. The output keeps the input dtype
     for ``nearest`` and is float32 for ``linear``.
     """
-    source = volume
-    if interpolation == "linear" and not np.issubdtype(volume.array.dtype, np.floating):
-        source = volume.with_array(volume.array.astype(np.float32))
+    image = to_sitk(volume)
+    integer = not np.issubdtype(volume.array.dtype, np.floating)
+    pixel_type = sitk.sitkFloat32 if interpolation == "linear" and integer else image.GetPixelID()
     out = sitk.Resample(
-        to_sitk(source),
+        image,
         _grid_image(shape, affine),
         sitk.Transform(),
         _INTERPOLATORS[interpolation],
         float(fill),
+        pixel_type,
     )
     return Volume(from_sitk(out).array, np.asarray(affine, dtype=np.float64), volume.path)
 
@@ -276,7 +277,7 @@ def reorient(volume: Volume, axcodes: str | Sequence[str] = "RAS") -> tuple[Volu
     ornt = nib.orientations.ornt_transform(current, nib.orientations.axcodes2ornt(tuple(axcodes)))
     array = nib.orientations.apply_orientation(volume.array, ornt)
     affine = volume.affine @ nib.orientations.inv_ornt_aff(ornt, volume.shape)
-    return Volume(np.ascontiguousarray(array), affine, volume.path), ornt
+    return Volume(array, affine, volume.path), ornt  # ``array`` is a view of the input where possible
 
 
 def undo_reorient(array: np.ndarray, ornt: np.ndarray) -> np.ndarray:
@@ -284,4 +285,4 @@ def undo_reorient(array: np.ndarray, ornt: np.ndarray) -> np.ndarray:
     inverse = np.empty_like(ornt)
     for axis, (target, flip) in enumerate(ornt):
         inverse[int(target)] = (axis, flip)
-    return np.ascontiguousarray(nib.orientations.apply_orientation(array, inverse))
+    return nib.orientations.apply_orientation(array, inverse)  # a view (flips and transposes)

@@ -28,7 +28,7 @@ AXES: tuple[str, ...] = ("axial", "coronal", "sagittal")
 # The paper (seed 003, section 4) finds that the transverse (axial) model finds bone well but cannot tell
 # L1-L5 apart, so the default takes the foreground from it and the vertebra identity from the other two.
 # Provisional: to be revisited once the strategies have been measured on the phantoms.
-DEFAULT_FUSION = "axial_foreground"
+DEFAULT_FUSION = "mean"  # best of the strategies on phantoms (benchmarks/fuse_strategies.py)
 
 FUSIONS: Registry[Fusion] = Registry("fusion")
 

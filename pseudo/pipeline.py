@@ -69,7 +69,7 @@ def predict_planar(case: Case, models: dict[str, LoadedModel], device: torch.dev
     return path
 
 
-def fuse_probabilities(planar: Path, fused: Path, strategy: str, slab: int = 16, **options) -> np.ndarray:
+def fuse_probabilities(planar: Path, fused: Path, strategy: str, slab: int = 4, **options) -> np.ndarray:
     """Fuse the per-axis probabilities slab by slab; write them (float16) and return the arg-max labels."""
     fusion = build_fusion(strategy, **options)
     with h5py.File(planar, "r") as f:
