@@ -31,6 +31,7 @@ def test_demo_runs_every_stage_and_writes_the_report(demo):
     assert list(report["table"]) == ["transverse", "coronal", "sagittal", "pseudo", "result", "reference"]
     assert report["cases"] == ["phantom_002"]
     assert [p["clicks_per_vertebra"] for p in report["efficiency"]] == [1, 5]
+    assert all(0 <= p["pseudo_dice_wi"] <= 1 and 0 <= p["result_dice_wi"] <= 1 for p in report["efficiency"])
     assert report["cost"]["clicks"] == 2 * (5 * 5 + 15)
     text = html.read_text()
     assert "data:image/png;base64" in text and "0.76" in text
