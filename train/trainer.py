@@ -126,7 +126,7 @@ class Trainer:
                 record.update(self.validate())
             self.history.append(record)
             self._save_checkpoint()
-            self._append_log(record)
+            self._write_log()
             say("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
         return self.history
 
@@ -153,7 +153,8 @@ class Trainer:
              "environment": self._environment()}, indent=2))
         write_text(self.run_dir / "split.json", json.dumps(self.split, indent=2))
 
-    def _append_log(self, record: dict) -> None:
+    def _write_log(self) -> None:
+        """Rewrite ``log.jsonl`` from the history (one line per epoch), atomically."""
         lines = [json.dumps(r) for r in self.history]
         write_text(self.run_dir / "log.jsonl", "\n".join(lines) + "\n")
 
