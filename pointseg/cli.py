@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -146,11 +147,8 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     from pointseg.dataset import discover_cases
     from pointseg.inference import resolve_device
     from pointseg.labels import get_label_set
-    from pointseg.preprocess import AXES
-    from pointseg.progress import say
     from pseudo.fusion import DEFAULT_FUSION
-    from pseudo.pipeline import SmoothingConfig, fuse_cases
-    from train.planar import train_planar
+    from pseudo.pipeline import SmoothingConfig, ensure_planar_models, fuse_cases
 
     dataset = Path(args.dataset)
     runs = Path(args.runs) if args.runs else dataset / "planar-runs"
@@ -158,11 +156,7 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     cases = [c for c in discover_cases(dataset) if c.has_points]
     if not cases:
         raise InputError("no case has points.csv; click points (pointseg annotate) or run pointseg simulate-clicks", dataset)
-    for axis in AXES:
-        if not (runs / axis / "checkpoint_last.pt").exists():
-            say(f"no {axis} model in {runs / axis}: training it ({args.profile} profile)")
-            train_planar(dataset, axis, runs / axis, profile=args.profile, seed=args.seed, device=args.device,
-                         resume=(runs / axis / "config.json").exists(), label_set=args.labels)
+    ensure_planar_models(dataset, runs, args.profile, args.seed, args.device, args.labels)
     smoothing = SmoothingConfig(opening_mm=args.opening_mm, closing_mm=args.closing_mm)
     strategy = args.strategy or DEFAULT_FUSION
     fuse_cases(cases, runs, label_set, resolve_device(args.device), strategy, smoothing)
@@ -223,6 +217,24 @@ def _spacing(values: Sequence[float] | None) -> tuple[float, float, float] | Non
     return tuple(values * 3) if len(values) == 1 else tuple(values)  # type: ignore[return-value]
 
 
+def cmd_annotate(args: argparse.Namespace) -> int:
+    try:
+        from annotate.app import load_layers, open_annotation
+    except ImportError as exc:
+        raise InputError(f"the annotation tool needs napari ({exc}); install it: pip install 'pointseg[napari]'") from exc
+
+    if args.path is not None:
+        load_layers(args.path)  # bad input is one line here, before any window opens
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        raise InputError("no display to open napari on (set DISPLAY, or run under xvfb-run for a virtual one)")
+    import napari
+
+    open_annotation(args.path, labels=args.labels)
+    napari.run()
+    return 0
+
+
 def _add(sub, name: str, func, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show the full traceback on errors")
@@ -256,6 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="quick: CPU-sized; paper: the paper's network and slices; tiny: seconds, for tests")
     p.add_argument("--no-curve", action="store_true", help="skip the label-efficiency curve (saves most of the time)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+
+    p = _add(sub, "annotate", cmd_annotate, "click points per vertebra in napari (autosaved to points.csv)",
+             "Open a case folder (DATASET/<case>/ with ct.nii.gz), a CT file or a DICOM folder in napari with the "
+             "annotation widget docked. Keys 1-5 pick L1-L5 and 0 background; a click adds a point; every change "
+             "is saved at once to the case's points.csv. 'Build pseudo-mask' runs fuse for the case.")
+    p.add_argument("path", nargs="?", metavar="CASE_OR_CT", help="case folder, CT file or DICOM folder (optional)")
+    _label_option(p)
 
     p = _add(sub, "phantom", cmd_phantom, "write synthetic lumbar CT cases in the dataset layout")
     p.add_argument("out", help="dataset folder to write phantom_NNN/ cases into")

@@ -55,7 +55,7 @@ def run_role(run: Path) -> tuple[str, dict]:
     info_path = run / "config.json"
     if not info_path.exists():
         raise InputError("run folder without config.json", run)
-    info = json.loads(info_path.read_text())
+    info = json.loads(info_path.read_text(encoding="utf-8"))
     config = info["config"]
     target = config.get("target")
     if target is not None:
@@ -89,7 +89,7 @@ def evaluate_run(run: Path, cases: list[Case], role: str, label_set: LabelSet, d
     """Dice of one run on ``cases``; predictions are written to ``predictions/<role>/<case>.nii.gz``."""
     loaded = None
     planar = role in PLANAR_ROWS.values()
-    axis = json.loads((run / "config.json").read_text())["config"]["axis"]
+    axis = json.loads((run / "config.json").read_text(encoding="utf-8"))["config"]["axis"]
     scores = {}
     for case in progress(cases, f"evaluate {role}"):
         ct, labels = case.load_ct(), case.load_labels()
@@ -158,5 +158,5 @@ def _efficiency(paths: list[str | os.PathLike]) -> list[dict]:
     for path in map(Path, paths):
         for candidate in (path / "efficiency.json", path.parent / "efficiency.json"):
             if candidate.exists():
-                return json.loads(candidate.read_text())
+                return json.loads(candidate.read_text(encoding="utf-8"))
     return []

@@ -60,7 +60,7 @@ def predict_planar(case: Case, models: dict[str, LoadedModel], device: torch.dev
     points = case.load_points(label_set, ct)
     path = case.dir / PLANAR_FILE
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        for axis, loaded in models.items():
+        for axis, loaded in progress(list(models.items()), f"predict {case.id}", unit="axis"):
             data = f.create_dataset(axis, shape=ct.shape + (label_set.num_classes,), dtype=np.float16,
                                     chunks=ct.shape[:2] + (1, label_set.num_classes))
             predict_volume_into(loaded, ct, data, device, points=points)
@@ -126,3 +126,31 @@ def fuse_cases(
         timings[case.id] = fuse_case(case, models, device, label_set, strategy, smoothing)
         say(f"{case.id}: " + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in timings[case.id].items()))
     return timings
+
+
+def ensure_planar_models(
+    dataset: Path, runs: Path, profile: str = "quick", seed: int = 0, device: str = "auto", label_set: str = "lumbar",
+) -> None:
+    """Train every planar model missing from ``runs`` on ``dataset`` (resuming one that was interrupted)."""
+    from train.planar import train_planar  # training is only needed when a model is missing
+
+    for axis in AXES:
+        if not (runs / axis / "checkpoint_last.pt").exists():
+            say(f"no {axis} model in {runs / axis}: training it ({profile} profile)")
+            train_planar(dataset, axis, runs / axis, profile=profile, seed=seed, device=device,
+                         resume=(runs / axis / "config.json").exists(), label_set=label_set)
+
+
+def build_case_pseudo_mask(
+    case: Case, runs: Path, label_set: LabelSet, profile: str = "quick", seed: int = 0, device: str = "auto",
+    strategy: str = DEFAULT_FUSION, smoothing: SmoothingConfig = SmoothingConfig(),
+) -> Path:
+    """``fuse`` for one case, as the annotation widget runs it: train the planar models that ``runs`` lacks on
+    the case's dataset (its parent folder), then write ``<case>/pseudo.nii.gz``; returns its path."""
+    from pointseg.inference import resolve_device
+
+    if not case.has_points:
+        raise InputError("the case has no points yet: click some points first", case.points_path)
+    ensure_planar_models(case.dir.parent, runs, profile, seed, device, label_set.name)
+    fuse_cases([case], runs, label_set, resolve_device(device), strategy, smoothing)
+    return case.pseudo_path

@@ -43,7 +43,7 @@ class SliceTrainer(Trainer):
 
 def resumed_config(out: Path, config_class: type[PlanarConfig], epochs: int | None) -> PlanarConfig:
     """The config a run folder was started with (``config.json``), with more ``epochs`` when given."""
-    saved = json.loads((out / "config.json").read_text())["config"]
+    saved = json.loads((out / "config.json").read_text(encoding="utf-8"))["config"]
     saved.pop("model", None)
     config = config_class.from_dict(saved)
     return replace(config, epochs=epochs) if epochs is not None else config

@@ -9,7 +9,7 @@ from pointseg.cli import build_parser, main
 from pointseg.volume import Volume, write_nifti
 from tests.conftest import REAL_CASE, box_labels
 
-COMMANDS = ["demo", "phantom", "simulate-clicks", "import", "check", "evaluate", "preprocess", "train-planar", "fuse", "train", "report", "predict"]
+COMMANDS = ["demo", "annotate", "phantom", "simulate-clicks", "import", "check", "evaluate", "preprocess", "train-planar", "fuse", "train", "report", "predict"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -25,7 +25,7 @@ def test_console_script_runs_as_a_process(tmp_path):
     bad = tmp_path / "pred.nii.gz"
     bad.write_bytes(b"\x1f\x8b not really gzip")
     result = subprocess.run([sys.executable, "-m", "pointseg.cli", "evaluate", str(bad), str(REAL_CASE / "labels.nii.gz")],
-                            capture_output=True, text=True)
+                            capture_output=True, encoding="utf-8", errors="replace")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0, "one line"
     assert "pred.nii.gz: cannot read image" in result.stderr

@@ -76,12 +76,12 @@ def test_cli_on_the_real_case_and_no_overwrite(real_dataset, capsys):
     points = read_points(case.points_path, ct.affine, LUMBAR, ct.shape)
     assert points.counts() == {"L2": 4, "L3": 4, "L4": 4, "background": 6}  # the real case holds L2-L4 only
     _assert_inside(points, labels)
-    before = case.points_path.read_text()
+    before = case.points_path.read_text(encoding="utf-8")
     assert main(args) == 2
     assert "points.csv: already exists (use --force to overwrite)" in capsys.readouterr().err
-    assert case.points_path.read_text() == before
+    assert case.points_path.read_text(encoding="utf-8") == before
     assert main(args + ["--seed", "3", "--force"]) == 0
-    assert case.points_path.read_text() != before
+    assert case.points_path.read_text(encoding="utf-8") != before
 
 
 def test_unknown_strategy():

@@ -27,19 +27,19 @@ def test_demo_runs_every_stage_and_writes_the_report(demo):
     for case in ("phantom_000", "phantom_001"):
         assert (out / "dataset" / case / "pseudo.nii.gz").exists()
     assert not (out / "dataset" / "phantom_002" / "points.csv").exists(), "the test case has no clicks"
-    report = json.loads((out / "report" / "report.json").read_text())
+    report = json.loads((out / "report" / "report.json").read_text(encoding="utf-8"))
     assert list(report["table"]) == ["transverse", "coronal", "sagittal", "pseudo", "result", "reference"]
     assert report["cases"] == ["phantom_002"]
     assert [p["clicks_per_vertebra"] for p in report["efficiency"]] == [1, 5]
     assert all(0 <= p["pseudo_dice_wi"] <= 1 and 0 <= p["result_dice_wi"] <= 1 for p in report["efficiency"])
     assert report["cost"]["clicks"] == 2 * (5 * 5 + 15)
-    text = html.read_text()
+    text = html.read_text(encoding="utf-8")
     assert "data:image/png;base64" in text and "0.76" in text
 
 
 def test_report_json_agrees_with_evaluate(demo, capsys):
     out, _ = demo
-    report = json.loads((out / "report" / "report.json").read_text())
+    report = json.loads((out / "report" / "report.json").read_text(encoding="utf-8"))
     for row in ("result", "reference", "transverse"):
         for case, numbers in report["table"][row]["cases"].items():
             pred = out / "report" / "predictions" / row / f"{case}.nii.gz"
@@ -54,8 +54,8 @@ def test_report_json_agrees_with_evaluate(demo, capsys):
 def test_report_command_rebuilds_it(demo, tmp_path):
     out, _ = demo
     assert main(["report", str(out / "runs"), "--out", str(tmp_path / "again"), "--device", "cpu", "--quiet"]) == 0
-    again = json.loads((tmp_path / "again" / "report.json").read_text())
-    first = json.loads((out / "report" / "report.json").read_text())
+    again = json.loads((tmp_path / "again" / "report.json").read_text(encoding="utf-8"))
+    first = json.loads((out / "report" / "report.json").read_text(encoding="utf-8"))
     for row in first["table"]:
         assert again["table"][row]["dice_wi"] == pytest.approx(first["table"][row]["dice_wi"]), row
     assert [p["clicks_per_vertebra"] for p in again["efficiency"]] == [1, 5]

@@ -75,7 +75,7 @@ def test_cli_writes_cases_previews_and_orientation(tmp_path, capsys):
         ct, labels = read_volume(out / name / "ct.nii.gz"), read_volume(out / name / "labels.nii.gz")
         assert ct.axcodes == ("L", "P", "S") and labels.same_grid(ct)
         assert (out / name / "preview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert json.loads((out / name / "phantom.json").read_text())["seed"] == 1
+        assert json.loads((out / name / "phantom.json").read_text(encoding="utf-8"))["seed"] == 1
     assert main(args) == 2, "existing cases are not overwritten without --force"
     assert "already exists" in capsys.readouterr().err
     assert main(args + ["--force"]) == 0

@@ -87,7 +87,7 @@ def test_run_folder_resume_and_predict(phantoms, tmp_path, capsys, monkeypatch):
     assert checkpoint["config"]["model"] == {"name": "vgg16_fcn8", "num_classes": 6, "width": 0.0625}
     for name in ("config.json", "split.json", "log.jsonl", "validation.json"):
         assert (run / name).exists(), name
-    validation = json.loads((run / "validation.json").read_text())
+    validation = json.loads((run / "validation.json").read_text(encoding="utf-8"))
     assert 0.0 <= validation["val_dice_wi"] <= 1.0 and set(validation["cases"]) == {"phantom_002"}
 
     # an existing run is never overwritten; --resume continues from the saved step

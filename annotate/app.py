@@ -1,0 +1,45 @@
+"""``pointseg annotate``: a napari viewer with the annotation widget docked and a case (or CT) open."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from annotate.reader import case_of, read_path
+from pointseg.errors import InputError
+from pointseg.volume import is_volume_path
+
+
+def load_layers(path: str | os.PathLike) -> list[tuple]:
+    """Read everything ``path`` opens before any window appears, so bad input is a one-line error."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file or folder", path)
+    if case_of(path) is None and not is_volume_path(path):
+        raise InputError("not a case folder (with ct.nii.gz), a CT file (.nii, .nii.gz, .nrrd, .mha) "
+                         "or a DICOM series folder", path)
+    return read_path(path)
+
+
+def open_annotation(path: str | os.PathLike | None = None, viewer=None, labels: str = "lumbar"):
+    """Dock the widget in ``viewer`` (a new one by default) and open ``path``; returns (viewer, widget)."""
+    import napari
+    from napari.layers import Layer
+
+    from annotate.widget import AnnotationWidget
+
+    os.environ["POINTSEG_LABELS"] = labels
+    layers = load_layers(path) if path is not None else []
+    if viewer is None:
+        viewer = napari.Viewer(title=f"pointseg annotate — {Path(path).name}" if path else "pointseg annotate")
+    widget = AnnotationWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Point annotation", area="right")
+    for data, meta, kind in layers:
+        viewer.add_layer(Layer.create(data, meta, kind))
+    widget.show_view("axial")
+    if widget.layer is not None and len(widget.layer.data):
+        last = np.asarray(widget.layer.data)[-1]  # carry on where the last click was made
+        viewer.dims.set_point(0, float(last[0]) * widget.layer.scale[0])
+    return viewer, widget

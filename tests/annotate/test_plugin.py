@@ -1,0 +1,92 @@
+"""The npe2 manifest, napari's discovery of the plugin, and the ``pointseg annotate`` command."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pointseg.cli import main
+
+
+def test_manifest_validates_with_npe2():
+    npe2 = shutil.which("npe2") or str(Path(sys.executable).parent / "npe2")
+    result = subprocess.run([npe2, "validate", "pointseg", "--imports"], capture_output=True, encoding="utf-8",
+                            errors="replace", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid" in result.stdout + result.stderr
+
+
+def test_napari_finds_the_reader_writers_sample_and_widget(case_dir):
+    from npe2 import PluginManager
+
+    manager = PluginManager.instance()
+    manager.discover()
+    manifest = manager.get_manifest("pointseg")
+    contributions = manifest.contributions
+    assert [w.display_name for w in contributions.widgets] == ["Point annotation"]
+    assert {tuple(w.layer_types) for w in contributions.writers} == {("points",), ("labels",)}
+    assert [s.key for s in contributions.sample_data] == ["phantom_case"]
+    readers = [r.plugin_name for r in manager.iter_compatible_readers([str(case_dir)])]
+    assert "pointseg" in readers
+
+
+def test_sample_phantom_case_is_written_once_and_opens_as_a_case(tmp_path, monkeypatch):
+    from annotate.sample import phantom_case
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    layers = phantom_case()
+    assert [kind for _, _, kind in layers] == ["image", "labels", "points"]
+    ct = tmp_path / "pointseg" / "sample" / "phantom_000" / "ct.nii.gz"
+    stamp = ct.stat().st_mtime_ns
+    assert layers[-1][1]["metadata"]["pointseg"]["points_path"] == str(ct.parent / "points.csv")
+    phantom_case()
+    assert ct.stat().st_mtime_ns == stamp  # kept, so clicks on the sample come back next time
+
+
+def test_annotate_command_opens_the_case_with_the_widget_docked(case_dir, monkeypatch, qtbot):
+    import napari
+
+    monkeypatch.setattr(napari, "run", lambda *args, **kwargs: None)
+    assert main(["annotate", str(case_dir), "--quiet"]) == 0
+    viewer = napari.current_viewer()
+    try:
+        assert [type(lay).__name__ for lay in viewer.layers] == ["Image", "Labels", "Points"]
+        assert "Point annotation" in viewer.window.dock_widgets
+        widget = viewer.window.dock_widgets["Point annotation"]
+        assert widget.points_path == case_dir / "points.csv"
+    finally:
+        viewer.close()
+
+
+@pytest.mark.parametrize("make_input, message", [
+    (lambda tmp: tmp / "missing", "no such file or folder"),
+    (lambda tmp: (tmp / "notes.txt").write_text("hello") and tmp / "notes.txt", "not a case folder"),
+    (lambda tmp: (tmp / "broken.nii.gz").write_bytes(b"\x1f\x8b nope") and tmp / "broken.nii.gz", "cannot read image"),
+])
+def test_annotate_rejects_bad_input_in_one_line(tmp_path, make_input, message):
+    path = make_input(tmp_path)
+    result = subprocess.run([sys.executable, "-m", "pointseg.cli", "annotate", str(path)], capture_output=True,
+                            encoding="utf-8", errors="replace", timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr and str(path.name) in result.stderr
+
+
+def test_annotate_without_a_display_says_so(case_dir):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([sys.executable, "-m", "pointseg.cli", "annotate", str(case_dir)], capture_output=True,
+                            encoding="utf-8", errors="replace", env=env, timeout=300)
+    assert result.returncode == 2 and "no display" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_plugin_imports_without_torch():
+    code = ("import sys, annotate.app, annotate.reader, annotate.sample, annotate.widget, annotate.writer; "
+            "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, encoding="utf-8", errors="replace",
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"
