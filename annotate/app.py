@@ -23,6 +23,21 @@ def load_layers(path: str | os.PathLike) -> list[tuple]:
     return read_path(path)
 
 
+def preload_training() -> None:
+    """Import PyTorch and the training code now, before the window opens.
+
+    *Build pseudo-mask* needs them in its worker thread; importing a large extension module there holds
+    the interpreter lock for seconds and would freeze the viewer once, at the first build.
+    """
+    from annotate.widget import keep_triton_out
+
+    keep_triton_out()
+    import torch._dynamo  # noqa: F401  (the optimiser imports it lazily)
+
+    import pseudo.pipeline  # noqa: F401
+    import train.planar  # noqa: F401
+
+
 def open_annotation(path: str | os.PathLike | None = None, viewer=None, labels: str = "lumbar"):
     """Dock the widget in ``viewer`` (a new one by default) and open ``path``; returns (viewer, widget)."""
     import napari

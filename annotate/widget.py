@@ -49,6 +49,7 @@ from annotate.layers import (
 from pointseg.dataset import case_at
 from pointseg.labels import LabelSet, get_label_set
 from pointseg.points import write_points
+from pointseg.volume import read_volume
 
 WINDOWS = {  # CT window presets (HU)
     "Bone (−450…1050 HU)": (-450.0, 1050.0),
@@ -67,7 +68,7 @@ def _action(event) -> str | None:
     return None if action is None else str(getattr(action, "value", action))
 
 
-def _keep_triton_out() -> None:
+def keep_triton_out() -> None:
     """Stop torch from importing triton in this process (torch works without it; only ``torch.compile``
     needs it). triton bundles its own LLVM, and importing it after napari has made an OpenGL context on
     Mesa's llvmpipe (software rendering, as under xvfb) crashes the process."""
@@ -76,14 +77,12 @@ def _keep_triton_out() -> None:
 
 
 def _show_overlays(viewer) -> None:
-    """Scale bar (mm) and the current slice position on the canvas."""
+    """The scale bar (mm) on the canvas."""
     overlays = getattr(getattr(viewer, "canvas", None), "overlays", None)
-    if overlays is None:  # napari before 0.9
+    if overlays is not None and "scale_bar" in overlays:
+        overlays["scale_bar"].visible = True
+    else:  # napari before 0.9
         viewer.scale_bar.visible = True
-        return
-    for name in ("scale_bar", "current_slice"):
-        if name in overlays:
-            overlays[name].visible = True
 
 
 class AnnotationWidget(QWidget):
@@ -469,7 +468,7 @@ class AnnotationWidget(QWidget):
         profile, label_set = self.profile_combo.currentText(), self.label_set
         cancel, emit = self._cancel, self.progressed.emit
         cancel.clear()
-        _keep_triton_out()
+        keep_triton_out()
 
         def job() -> Path:
             from pointseg.progress import Cancelled, observe
@@ -483,7 +482,9 @@ class AnnotationWidget(QWidget):
                 emit(description, done, total)
 
             with observe(report):
-                return build_case_pseudo_mask(case, runs, label_set, profile=profile)
+                path = build_case_pseudo_mask(case, runs, label_set, profile=profile)
+            # read and reorient here too, so the viewer thread only swaps the layer data
+            return labels_layer(read_volume(path), label_set, f"{case.id} pseudo-mask", role="pseudo")
 
         worker = create_worker(job, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(self._on_built)
@@ -512,21 +513,19 @@ class AnnotationWidget(QWidget):
             self.progress_bar.setRange(0, 0)
             self.build_status.setText(description)
 
-    def _on_built(self, path: Path) -> None:
-        from pointseg.volume import read_volume
-
-        name = f"{Path(path).parent.name} pseudo-mask"  # the case it was built for, even if another is open now
-        data, meta, _ = labels_layer(read_volume(path), self.label_set, name, role="pseudo")
+    def _on_built(self, layer_data: tuple) -> None:
+        data, meta, _ = layer_data
+        path = meta["metadata"][META_KEY]["path"]
         existing = [lay for lay in self.viewer.layers if isinstance(lay, Labels)
-                    and _meta(lay).get("role") == "pseudo" and _meta(lay).get("path") == str(path)]
+                    and _meta(lay).get("role") == "pseudo" and _meta(lay).get("path") == path]
         if existing:
             existing[0].data = data
             existing[0].visible = True
         else:
-            layer = Labels(data, **{k: v for k, v in meta.items()})
+            layer = Labels(data, **meta)
             layers = self.viewer.layers
             index = layers.index(self.layer) if self.layer in layers else len(layers)
-            self.viewer.layers.insert(index, layer)  # below the points, so clicks stay visible
+            layers.insert(index, layer)  # below the points, so clicks stay visible
         if self.layer is not None:
             self.viewer.layers.selection.active = self.layer
         self.build_status.setText(f"Pseudo-mask written to {path}")

@@ -219,7 +219,7 @@ def _spacing(values: Sequence[float] | None) -> tuple[float, float, float] | Non
 
 def cmd_annotate(args: argparse.Namespace) -> int:
     try:
-        from annotate.app import load_layers, open_annotation
+        from annotate.app import load_layers, open_annotation, preload_training
     except ImportError as exc:
         raise InputError(f"the annotation tool needs napari ({exc}); install it: pip install 'pointseg[napari]'") from exc
 
@@ -228,6 +228,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                                  or os.environ.get("QT_QPA_PLATFORM")):
         raise InputError("no display to open napari on (set DISPLAY, or run under xvfb-run for a virtual one)")
+    preload_training()  # before any OpenGL context exists, and so the first build does not freeze the viewer
     import napari
 
     open_annotation(args.path, labels=args.labels)
