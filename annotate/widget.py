@@ -131,7 +131,7 @@ class AnnotationWidget(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.path_label)
 
-        self.labels_box = QGroupBox("Label  (keys 1–5, 0 background)")
+        self.labels_box = QGroupBox("Label")
         self.labels_grid = QGridLayout(self.labels_box)
         self.labels_grid.setSpacing(4)
         self.button_group = QButtonGroup(self)
@@ -215,6 +215,8 @@ class AnnotationWidget(QWidget):
             button.deleteLater()
         self._label_buttons = {}
         names = list(self.label_set.foreground) + ["background"]
+        last_key = self._hotkey(self.label_set.foreground[-1]) or "9"
+        self.labels_box.setTitle(f"Label  (keys 1–{last_key}, 0 background; with points selected: relabel)")
         for row, name in enumerate(names):
             red, green, blue = self.label_set.color_of(name)
             button = QPushButton()
@@ -226,6 +228,9 @@ class AnnotationWidget(QWidget):
                 f"QPushButton:checked {{ background-color: rgba({red},{green},{blue},110); font-weight: bold; }}"
             )
             button.clicked.connect(lambda _=False, n=name: self.set_label(n))
+            key = self._hotkey(name)
+            button.setToolTip(f"{'Key ' + key + ': ' if key else ''}clicks in the view add {name} points; "
+                              "with points selected (key S), gives them this label")
             self.button_group.addButton(button)
             self.labels_grid.addWidget(button, row // 2, row % 2)
             self._label_buttons[name] = button
@@ -293,17 +298,36 @@ class AnnotationWidget(QWidget):
 
     # ---------------------------------------------------------------------------------- labelling
     def set_label(self, name: str) -> None:
-        """Make ``name`` the label of the next clicks and put the points layer in add mode."""
+        """Make ``name`` the label of the next clicks and put the points layer in add mode.
+
+        With the select tool active and points selected, the selected points get the label instead (one
+        undo step) and the tool stays as it is.
+        """
         if name not in self._label_buttons:
             return
         self.current_label = name
         self._label_buttons[name].setChecked(True)
         if self.layer is None:
             return
+        if str(self.layer.mode) == "select" and self.layer.selected_data:
+            self.relabel_selected(name)
+            return
         self.layer.selected_data = set()  # a new label applies to new clicks, never to selected points
         self.layer.feature_defaults = {"label": name, "time_s": np.nan, "annotator": current_user()}
         self.viewer.layers.selection.active = self.layer
         self.layer.mode = "add"
+
+    def relabel_selected(self, name: str) -> None:
+        """Give the selected points the label ``name`` (their click times stay)."""
+        rows = sorted(self.layer.selected_data)
+        if not rows:
+            return
+        self._history.append(self._snapshot())
+        features = self.layer.features.copy()
+        features.loc[rows, "label"] = name
+        self._replace(np.asarray(self.layer.data), features)
+        self.layer.selected_data = set(rows)
+        self.save()
 
     def _snapshot(self) -> tuple[np.ndarray, object]:
         return np.array(self.layer.data, copy=True), self.layer.features.copy()

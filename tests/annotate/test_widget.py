@@ -207,3 +207,26 @@ def test_screenshot_shows_the_widget_and_points_in_label_colours(annotation, qtb
     # the CT is shown in grey
     grey = canvas[..., :3].astype(int)
     assert (np.ptp(grey, axis=-1) <= 3).mean() > 0.5
+
+
+def test_a_hotkey_relabels_the_selected_points(annotation, qtbot):
+    viewer, widget = annotation
+    middle = np.asarray(viewer.layers[0].data.shape) / 2
+    for n, name in enumerate(["L1", "L1", "L2"]):
+        widget.set_label(name)
+        widget.layer.add([middle + [0, 3 * n, 0]])
+    times = np.array(widget.layer.features["time_s"])
+    widget.layer.mode = "select"
+    widget.layer.selected_data = {1}
+    qtbot.keyClick(_canvas(viewer), Qt.Key.Key_4)
+    assert [str(v) for v in widget.layer.features["label"]] == ["L1", "L4", "L2"]
+    assert widget.layer.mode == "select" and widget.counts()["L4"] == 1
+    assert np.allclose(widget.layer.features["time_s"], times)  # the click keeps its time
+    assert np.allclose(widget.layer.face_color[1][:3], np.asarray(LABELS.color_of("L4")) / 255, atol=0.01)
+    _assert_file_matches_layer(widget)
+    widget.undo()
+    assert _saved(widget).labels == ["L1", "L1", "L2"]
+    # with nothing selected a hotkey only picks the label for the next clicks
+    widget.layer.selected_data = set()
+    widget.set_label("L5")
+    assert widget.layer.mode == "add" and _saved(widget).labels == ["L1", "L1", "L2"]
