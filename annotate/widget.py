@@ -21,6 +21,7 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QComboBox,
     QFileDialog,
@@ -110,6 +111,7 @@ class AnnotationWidget(QWidget):
 
         self._build_ui()
         self.progressed.connect(self._on_progress)
+        QApplication.instance().aboutToQuit.connect(self._cancel.set)  # a running build stops with napari
         self.viewer.layers.events.inserted.connect(self._on_layer_inserted)
         self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self.viewer.layers.selection.events.active.connect(self._on_active_changed)

@@ -98,3 +98,14 @@ def test_the_plugin_imports_without_torch():
                             timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "False"
+
+
+def test_napari_opens_a_case_through_the_plugin_and_docks_the_widget(make_napari_viewer, case_dir):
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(case_dir), plugin="pointseg")
+    assert [type(layer).__name__ for layer in layers] == ["Image", "Labels", "Points"]
+    _, widget = viewer.window.add_plugin_dock_widget("pointseg", "Point annotation")
+    assert widget.layer is layers[-1] and widget.points_path == case_dir / "points.csv"
+    widget.set_label("L2")
+    widget.layer.add([[s / 2 for s in layers[0].data.shape]])
+    assert (case_dir / "points.csv").read_text(encoding="utf-8").splitlines()[1].startswith("L2,")
