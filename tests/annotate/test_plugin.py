@@ -48,10 +48,11 @@ def test_sample_phantom_case_is_written_once_and_opens_as_a_case(tmp_path, monke
     assert ct.stat().st_mtime_ns == stamp  # kept, so clicks on the sample come back next time
 
 
-def test_annotate_command_opens_the_case_with_the_widget_docked(case_dir, monkeypatch, qtbot):
+def test_annotate_command_opens_the_case_with_the_widget_docked(case_dir, monkeypatch, make_napari_viewer):
     import napari
 
     monkeypatch.setattr(napari, "run", lambda *args, **kwargs: None)
+    monkeypatch.setattr(napari, "Viewer", make_napari_viewer)  # the fixture's viewers are isolated and cleaned up
     assert main(["annotate", str(case_dir), "--quiet"]) == 0
     viewer = napari.current_viewer()
     try:

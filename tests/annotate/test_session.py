@@ -13,10 +13,11 @@ from pointseg.volume import read_volume
 KEYS = [Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4, Qt.Key.Key_5]
 
 
-def _open(case_dir, monkeypatch, qtbot):
+def _open(case_dir, monkeypatch, qtbot, make_napari_viewer):
     import napari
 
     monkeypatch.setattr(napari, "run", lambda *args, **kwargs: None)
+    monkeypatch.setattr(napari, "Viewer", make_napari_viewer)  # the fixture's viewers are isolated and cleaned up
     assert main(["annotate", str(case_dir), "--quiet"]) == 0
     viewer = napari.current_viewer()
     viewer.window.resize(1400, 900)
@@ -31,9 +32,9 @@ def _click(viewer, qtbot, key, offset):
     qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=center + QPoint(*offset))
 
 
-def test_click_close_reopen_carry_on_and_build(case_dir, monkeypatch, qtbot):
+def test_click_close_reopen_carry_on_and_build(case_dir, monkeypatch, qtbot, make_napari_viewer):
     labels = get_label_set()
-    viewer, widget = _open(case_dir, monkeypatch, qtbot)
+    viewer, widget = _open(case_dir, monkeypatch, qtbot, make_napari_viewer)
     for n, key in enumerate(KEYS[:3]):  # L1-L3 in the axial view
         _click(viewer, qtbot, key, (8 * n - 8, 6))
     widget.show_view("sagittal")
@@ -43,7 +44,7 @@ def test_click_close_reopen_carry_on_and_build(case_dir, monkeypatch, qtbot):
     assert widget.counts() == {"background": 1, "L1": 1, "L2": 1, "L3": 1, "L4": 1, "L5": 1}
     viewer.close()
 
-    viewer, widget = _open(case_dir, monkeypatch, qtbot)  # reopen: everything is back
+    viewer, widget = _open(case_dir, monkeypatch, qtbot, make_napari_viewer)  # reopen: everything is back
     assert widget.counts() == {"background": 1, "L1": 1, "L2": 1, "L3": 1, "L4": 1, "L5": 1}
     _click(viewer, qtbot, Qt.Key.Key_3, (0, 14))  # carry on
     ct = read_volume(case_dir / "ct.nii.gz")
