@@ -12,14 +12,16 @@ from pointseg.errors import InputError
 from pointseg.volume import is_volume_path
 
 
-def load_layers(path: str | os.PathLike) -> list[tuple]:
-    """Read everything ``path`` opens before any window appears, so bad input is a one-line error."""
+def load_layers(path: str | os.PathLike, labels: str = "lumbar") -> list[tuple]:
+    """Read everything ``path`` opens (points with the label set ``labels``) before any window appears, so
+    bad input is a one-line error."""
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or folder", path)
     if case_of(path) is None and not is_volume_path(path):
         raise InputError("not a case folder (with ct.nii.gz), a CT file (.nii, .nii.gz, .nrrd, .mha) "
                          "or a DICOM series folder", path)
+    os.environ["POINTSEG_LABELS"] = labels  # the reader, also when napari calls it, uses this label set
     return read_path(path)
 
 
@@ -38,15 +40,17 @@ def preload_training() -> None:
     import train.planar  # noqa: F401
 
 
-def open_annotation(path: str | os.PathLike | None = None, viewer=None, labels: str = "lumbar"):
-    """Dock the widget in ``viewer`` (a new one by default) and open ``path``; returns (viewer, widget)."""
+def open_annotation(path: str | os.PathLike | None = None, viewer=None, labels: str = "lumbar",
+                    layers: list[tuple] | None = None):
+    """Dock the widget in ``viewer`` (a new one by default) and open ``path`` (or the ``layers`` already
+    read from it by :func:`load_layers`); returns (viewer, widget)."""
     import napari
     from napari.layers import Layer
 
     from annotate.widget import AnnotationWidget
 
-    os.environ["POINTSEG_LABELS"] = labels
-    layers = load_layers(path) if path is not None else []
+    if layers is None:
+        layers = load_layers(path, labels) if path is not None else []
     if viewer is None:
         viewer = napari.Viewer(title=f"pointseg annotate — {Path(path).name}" if path else "pointseg annotate")
     widget = AnnotationWidget(viewer)

@@ -101,6 +101,7 @@ class AnnotationWidget(QWidget):
         self.points_path: Path | None = None
         self.case_dir: Path | None = None
         self.saved_at: float | None = None
+        self.save_error: str | None = None
         self.worker = None
         self._history: list[tuple[np.ndarray, object]] = []
         self._editing = False
@@ -399,12 +400,11 @@ class AnnotationWidget(QWidget):
             points = points_from_layer(self.layer.data, self.layer.features, self.geometry)
             write_points(self.points_path, points, force=True)
         except Exception as exc:  # a full disk or a read-only folder must not go unnoticed
+            self.save_error = str(exc)
             show_error(f"pointseg: could not save {self.points_path}: {exc}")
-            self.status.setText(f"NOT SAVED: {exc}")
-            self.status.setStyleSheet("color: #ff6b6b; font-weight: bold;")
-            return None
-        self.saved_at = time.time()
-        self.status.setStyleSheet("color: #9aa0a6;")
+            self._refresh()
+            return None  # the points stay in the layer; the next change saves them all
+        self.saved_at, self.save_error = time.time(), None
         self._refresh()
         return self.points_path
 
@@ -440,7 +440,10 @@ class AnnotationWidget(QWidget):
             self.hint.setText("Every label has points.")
             self.hint.setStyleSheet("color: #5fd068;")
         total = sum(counts.values())
-        if self.saved_at is not None:
+        self.status.setStyleSheet("color: #ff6b6b; font-weight: bold;" if self.save_error else "color: #9aa0a6;")
+        if self.save_error:
+            self.status.setText(f"NOT SAVED to {self.points_path}: {self.save_error}")
+        elif self.saved_at is not None:
             stamp = time.strftime("%H:%M:%S", time.localtime(self.saved_at))
             self.status.setText(f"{total} points saved to {self.points_path.name} at {stamp}")
         else:

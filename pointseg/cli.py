@@ -221,17 +221,16 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     try:
         from annotate.app import load_layers, open_annotation, preload_training
     except ImportError as exc:
-        raise InputError(f"the annotation tool needs napari ({exc}); install it: pip install 'pointseg[napari]'") from exc
+        raise InputError(f"pointseg annotate needs napari ({exc}): pip install 'pointseg[napari]'") from exc
 
-    if args.path is not None:
-        load_layers(args.path)  # bad input is one line here, before any window opens
+    layers = load_layers(args.path, args.labels) if args.path is not None else []  # bad input: one line, no window
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                                  or os.environ.get("QT_QPA_PLATFORM")):
         raise InputError("no display to open napari on (set DISPLAY, or run under xvfb-run for a virtual one)")
     preload_training()  # before any OpenGL context exists, and so the first build does not freeze the viewer
     import napari
 
-    open_annotation(args.path, labels=args.labels)
+    open_annotation(args.path, labels=args.labels, layers=layers)
     napari.run()
     return 0
 

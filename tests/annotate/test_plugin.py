@@ -110,3 +110,18 @@ def test_napari_opens_a_case_through_the_plugin_and_docks_the_widget(make_napari
     widget.set_label("L2")
     widget.layer.add([[s / 2 for s in layers[0].data.shape]])
     assert (case_dir / "points.csv").read_text(encoding="utf-8").splitlines()[1].startswith("L2,")
+
+
+def test_annotate_uses_the_label_set_it_is_given(case_dir, monkeypatch, make_napari_viewer, capsys):
+    import napari
+
+    monkeypatch.setenv("POINTSEG_LABELS", "lumbar")  # restored after the test
+    monkeypatch.setattr(napari, "run", lambda *args, **kwargs: None)
+    monkeypatch.setattr(napari, "Viewer", make_napari_viewer)
+    (case_dir / "points.csv").write_text("label,i,j,k\nL6,10,12,14\n", encoding="utf-8")
+    assert main(["annotate", str(case_dir)]) == 2  # lumbar has no L6
+    assert "L6" in capsys.readouterr().err
+    assert main(["annotate", str(case_dir), "--labels", "lumbar6"]) == 0
+    widget = napari.current_viewer().window.dock_widgets["Point annotation"]
+    assert widget.label_set.name == "lumbar6" and widget.counts()["L6"] == 1
+    assert "1–6" in widget.labels_box.title()

@@ -230,3 +230,23 @@ def test_a_hotkey_relabels_the_selected_points(annotation, qtbot):
     widget.layer.selected_data = set()
     widget.set_label("L5")
     assert widget.layer.mode == "add" and _saved(widget).labels == ["L1", "L1", "L2"]
+
+
+def test_a_failed_save_is_shown_and_the_next_change_saves_everything(annotation, case_dir):
+    viewer, widget = annotation
+    middle = np.asarray(viewer.layers[0].data.shape) / 2
+    widget.set_label("L1")
+    widget.layer.add([middle])
+    (case_dir / "points.csv").unlink()
+    (case_dir / "points.csv").mkdir()  # the file cannot be replaced now
+    widget.set_label("L2")
+    widget.layer.add([middle + [0, 4, 4]])
+    assert widget.save_error and widget.status.text().startswith("NOT SAVED")
+    assert len(widget.layer.data) == 2  # nothing lost in the viewer
+    (case_dir / "points.csv").rmdir()
+    widget.set_label("L3")
+    widget.layer.add([middle + [0, -4, 4]])
+    assert widget.save_error is None and "saved" in widget.status.text()
+    assert _saved(widget).labels == ["L1", "L2", "L3"]
+    assert not [p.name for p in case_dir.iterdir() if p.name not in {"ct.nii.gz", "labels.nii.gz", "phantom.json",
+                                                                      "points.csv"}]
