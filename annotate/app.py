@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from annotate.reader import case_of, read_path
+from annotate.reader import opens, read_path
 from pointseg.errors import InputError
-from pointseg.volume import is_volume_path
 
 
 def load_layers(path: str | os.PathLike, labels: str = "lumbar") -> list[tuple]:
@@ -18,7 +17,7 @@ def load_layers(path: str | os.PathLike, labels: str = "lumbar") -> list[tuple]:
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or folder", path)
-    if case_of(path) is None and not is_volume_path(path):
+    if not opens(path):
         raise InputError("not a case folder (with ct.nii.gz), a CT file (.nii, .nii.gz, .nrrd, .mha) "
                          "or a DICOM series folder", path)
     os.environ["POINTSEG_LABELS"] = labels  # the reader, also when napari calls it, uses this label set

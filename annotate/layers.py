@@ -23,7 +23,7 @@ import pandas as pd
 
 from pointseg.labels import LabelSet, get_label_set
 from pointseg.points import Points
-from pointseg.volume import Volume, reorient, undo_reorient
+from pointseg.volume import Volume, orientation_transform, reorient, undo_reorient
 
 DISPLAY_AXCODES = "IPL"
 AXIS_LABELS = ("axial", "coronal", "sagittal")  # the plane each slider moves through
@@ -46,8 +46,7 @@ class DisplayGeometry:
 
     @classmethod
     def of(cls, volume: Volume) -> "DisplayGeometry":
-        current = nib.orientations.io_orientation(volume.affine)
-        ornt = nib.orientations.ornt_transform(current, nib.orientations.axcodes2ornt(tuple(DISPLAY_AXCODES)))
+        ornt = orientation_transform(volume.affine, DISPLAY_AXCODES)
         return cls(np.asarray(volume.affine, dtype=np.float64), tuple(int(n) for n in volume.shape[:3]), ornt)
 
     @property
@@ -149,7 +148,7 @@ def points_layer(points: Points, geometry: DisplayGeometry, label_set: LabelSet,
     """Layer data for a case's points, coloured by label, autosaving to ``points_path`` (via the widget)."""
     meta = _base_meta(geometry, name, role="points", label_set=label_set.name, points_path=str(points_path),
                       ct_path=str(ct_path or ""), case_dir=str(case_dir or ""))
-    colors = {name: tuple(c / 255 for c in label_set.color_of(name)) + (1.0,) for name in label_set.names}
+    colors = {label: tuple(c / 255 for c in label_set.color_of(label)) + (1.0,) for label in label_set.names}
     meta.update(
         features=point_features(points, label_set),
         face_color="label",

@@ -43,10 +43,7 @@ def case_of(path: Path) -> Case | None:
     """The case a path opens: a case folder, or the ``ct.*`` file inside one."""
     path = Path(path)
     if path.is_dir():
-        case = case_at(path)
-        if case is not None:
-            return case
-        return None
+        return case_at(path)
     if path.name.lower() in CT_NAMES:
         return case_at(path.parent)
     return None
@@ -115,11 +112,9 @@ def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None
             return None
         path = path[0]
     candidate = Path(path)
-    if not candidate.exists():
-        return None
-    if candidate.is_dir():
-        if case_of(candidate) is None and not is_volume_path(candidate):
-            return None
-    elif not is_volume_path(candidate):
-        return None
-    return read_path
+    return read_path if candidate.exists() and opens(candidate) else None
+
+
+def opens(path: Path) -> bool:
+    """Whether ``path`` (an existing file or folder) is a case, a CT or label image, or a DICOM folder."""
+    return case_of(path) is not None or is_volume_path(path)

@@ -266,6 +266,12 @@ def resample_like(volume: Volume, reference: Volume, interpolation: Interpolatio
 
 
 # ------------------------------------------------------------------------------------- reorientation
+def orientation_transform(affine: np.ndarray, axcodes: str | Sequence[str]) -> np.ndarray:
+    """The nibabel orientation array that flips and permutes a grid with ``affine`` to ``axcodes``."""
+    current = nib.orientations.io_orientation(affine)
+    return nib.orientations.ornt_transform(current, nib.orientations.axcodes2ornt(tuple(axcodes)))
+
+
 def reorient(volume: Volume, axcodes: str | Sequence[str] = "RAS") -> tuple[Volume, np.ndarray]:
     """Flip and permute the array axes (no interpolation) so they point along ``axcodes``.
 
@@ -273,8 +279,7 @@ def reorient(volume: Volume, axcodes: str | Sequence[str] = "RAS") -> tuple[Volu
     :func:`undo_reorient` to go back. For an oblique scan the closest axes are used and the affine keeps
     the rotation, so world coordinates are unchanged.
     """
-    current = nib.orientations.io_orientation(volume.affine)
-    ornt = nib.orientations.ornt_transform(current, nib.orientations.axcodes2ornt(tuple(axcodes)))
+    ornt = orientation_transform(volume.affine, axcodes)
     array = nib.orientations.apply_orientation(volume.array, ornt)
     affine = volume.affine @ nib.orientations.inv_ornt_aff(ornt, volume.shape)
     return Volume(array, affine, volume.path), ornt  # ``array`` is a view of the input where possible
