@@ -95,8 +95,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     label_set = get_label_set(args.labels)
     pred, gt = read_volume(args.pred), read_volume(args.gt)
-    if not pred.same_grid(gt):
-        raise InputError(f"not on the ground truth's grid (prediction {pred.shape}, ground truth {gt.shape})", args.pred)
+    difference = pred.grid_difference(gt, names=("prediction", "ground truth"))
+    if difference is not None:
+        raise InputError(f"not on the ground truth's grid: {difference}", args.pred)
     for volume in (pred, gt):
         values = np.unique(volume.array)
         if values.min() < 0 or values.max() >= label_set.num_classes or not np.all(np.mod(values, 1) == 0):
@@ -149,6 +150,7 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     from pointseg.labels import get_label_set
     from pseudo.fusion import DEFAULT_FUSION
     from pseudo.pipeline import SmoothingConfig, ensure_planar_models, fuse_cases
+    from pseudo.refine import build_refinement
 
     dataset = Path(args.dataset)
     runs = Path(args.runs) if args.runs else dataset / "planar-runs"
@@ -156,10 +158,11 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     cases = [c for c in discover_cases(dataset) if c.has_points]
     if not cases:
         raise InputError("no case has points.csv; click points (pointseg annotate) or run pointseg simulate-clicks", dataset)
+    build_refinement(args.refinement)  # an unknown name fails before any training
     ensure_planar_models(dataset, runs, args.profile, args.seed, args.device, args.labels)
     smoothing = SmoothingConfig(opening_mm=args.opening_mm, closing_mm=args.closing_mm)
     strategy = args.strategy or DEFAULT_FUSION
-    fuse_cases(cases, runs, label_set, resolve_device(args.device), strategy, smoothing)
+    fuse_cases(cases, runs, label_set, resolve_device(args.device), strategy, smoothing, args.refinement)
     print(f"pseudo.nii.gz written for {len(cases)} case(s) with models from {runs}")
     return 0
 
@@ -170,7 +173,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = train_supervised(
         args.dataset, args.target, args.out, profile=args.profile, seed=args.seed, resume=args.resume,
         device=args.device, epochs=args.epochs, steps_per_epoch=args.steps, val_cases=args.val_cases,
-        pretrained=args.pretrained, axis=args.axis,
+        pretrained=args.pretrained, axis=args.axis, loss=args.loss,
     )
     print(f"{'final' if args.target == 'pseudo' else 'reference'} model in {run}")
     return 0
@@ -344,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="dataset folder")
     p.add_argument("--runs", help="folder of the planar runs axial/, coronal/, sagittal/ (default DATASET/planar-runs)")
     p.add_argument("--strategy", default=None, help="fusion strategy (mean, weighted, vote, axial_foreground, geometric)")
+    p.add_argument("--refinement", default="bone_watershed",
+                   help="image-guided refinement after fusion: bone_watershed (default: re-draws each vertebra's "
+                        "boundary on the CT's bone, seeded by the clicks and confident fused voxels) or none")
     p.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick", help="profile of missing models")
     p.add_argument("--seed", type=int, default=0, help="random seed of missing models")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -352,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     _label_option(p)
 
     p = _add(sub, "train", cmd_train, "train the final model on pseudo-masks or the reference model on full labels",
-             "Train a VGG16-FCN8 with weighted cross-entropy on sagittal slices of pseudo.nii.gz (--target pseudo, "
+             "Train a VGG16-FCN8 on sagittal slices of pseudo.nii.gz (--target pseudo, "
              "the final model) or labels.nii.gz (--target labels, the fully supervised reference). Cases listed "
              "as test in DATASET/split.json are never trained on.")
     p.add_argument("dataset", help="dataset folder")
@@ -367,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
     p.add_argument("--val-cases", type=int, default=0, help="trainable labelled cases held out for validation")
     p.add_argument("--pretrained", metavar="PATH", help="torchvision VGG16 ImageNet weights to start from")
+    p.add_argument("--loss", choices=("ce_dice", "ce", "weighted_ce"), default=None,
+                   help="override the profile's loss: ce_dice (CE + soft Dice, quick), ce, or weighted_ce "
+                        "(median-frequency weighted CE, the paper's)")
 
     p = _add(sub, "report", cmd_report, "cost-vs-accuracy report: the paper's Table 1 for your data, costs, curve",
              "Evaluate planar runs (on the annotated cases, with the pseudo-masks) and the final and reference runs "

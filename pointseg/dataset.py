@@ -116,11 +116,9 @@ def _check_label_file(path: Path, ct: Volume, label_set: LabelSet) -> list[str]:
         labels = read_volume(path)
     except InputError as exc:
         return [str(exc)]
-    if not labels.same_grid(ct):
-        return [
-            f"{path}: not on the CT's grid (labels {labels.shape} {''.join(labels.axcodes)}, "
-            f"CT {ct.shape} {''.join(ct.axcodes)}; the shape and affine must match)"
-        ]
+    difference = labels.grid_difference(ct, names=("labels", "CT"))
+    if difference is not None:
+        return [f"{path}: not on the CT's grid: {difference}"]
     values = np.unique(labels.array)
     unknown = [v for v in values if not (float(v).is_integer() and 0 <= v < label_set.num_classes)]
     if unknown:

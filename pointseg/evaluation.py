@@ -7,10 +7,15 @@ Rows of the paper's Table 1 and where they are measured:
   pseudo-masks exist for exactly those cases. The planar rows reuse ``planar_probabilities.h5`` that
   ``fuse`` left in each case, or predict the case when it is not there.
 * ``result`` (the final model, trained on pseudo-masks) and ``reference`` (trained on full labels) — on
-  the test cases: ``DATASET/split.json``'s ``"test"`` list, or else the labelled cases without clicks.
+  the test cases: ``DATASET/split.json``'s ``"test"`` list, or else the labelled cases without clicks;
+* ``result_train`` and ``reference_train`` — the same two models on the annotated cases they were trained
+  on, so that under-fitting (low on both) and over-fitting (high on training, low on test) can be told
+  apart, and so that the pseudo-mask has a reference measured on its own cases.
 
 Each row holds the mean Dice_wi over its cases, the mean per-class Dice over the cases where the class is
-present in the ground truth, and every case's own Dice (as ``pointseg evaluate`` prints it).
+present in the ground truth, every case's own Dice (as ``pointseg evaluate`` prints it), and which cases
+it was measured on (``on``: ``annotated`` or ``test``, and ``cases``). Ratios are only ever taken between
+rows measured on the same cases.
 """
 
 from __future__ import annotations
@@ -63,7 +68,7 @@ def run_role(run: Path) -> tuple[str, dict]:
     return PLANAR_ROWS[config["axis"]], info
 
 
-def _summarise(scores: dict[str, DiceResult], label_set: LabelSet) -> dict:
+def _summarise(scores: dict[str, DiceResult], label_set: LabelSet, on: str | None = None) -> dict:
     per_case = {case: s.as_dict(label_set) for case, s in scores.items()}
     classes: dict[str, list[float]] = {}
     for result in scores.values():
@@ -72,7 +77,9 @@ def _summarise(scores: dict[str, DiceResult], label_set: LabelSet) -> dict:
     return {
         "dice_wi": float(np.mean([s.dice_wi for s in scores.values()])) if scores else None,
         "dice": {name: float(np.mean(v)) for name, v in classes.items()},
-        "cases": per_case,
+        "per_case": per_case,
+        "cases": sorted(per_case),
+        **({"on": on} if on else {}),
     }
 
 
@@ -85,7 +92,7 @@ def _planar_labels(case: Case, axis: str) -> np.ndarray | None:
 
 
 def evaluate_run(run: Path, cases: list[Case], role: str, label_set: LabelSet, device: torch.device,
-                 predictions: Path | None) -> dict:
+                 predictions: Path | None, on: str | None = None) -> dict:
     """Dice of one run on ``cases``; predictions are written to ``predictions/<role>/<case>.nii.gz``."""
     loaded = None
     planar = role in PLANAR_ROWS.values()
@@ -96,12 +103,11 @@ def evaluate_run(run: Path, cases: list[Case], role: str, label_set: LabelSet, d
         pred = _planar_labels(case, axis) if planar else None
         if pred is None:
             loaded = loaded or load_model(run, device)
-            points = case.load_points(label_set, ct) if case.has_points and planar else None
-            pred = labels_from_probabilities(predict_volume(loaded, ct, device, points=points)[0])
+            pred = labels_from_probabilities(predict_volume(loaded, ct, device)[0])
         if predictions is not None:
             write_nifti(Volume(pred, ct.affine), predictions / role / f"{case.id}.nii.gz", dtype=np.uint8)
         scores[case.id] = dice_scores(pred, labels.array, label_set.num_classes)
-    return _summarise(scores, label_set)
+    return _summarise(scores, label_set, on)
 
 
 def evaluate_pseudo(cases: list[Case], label_set: LabelSet) -> dict | None:
@@ -110,7 +116,7 @@ def evaluate_pseudo(cases: list[Case], label_set: LabelSet) -> dict | None:
         if case.pseudo_path.exists():
             pseudo, labels = read_volume(case.pseudo_path), case.load_labels()
             scores[case.id] = dice_scores(pseudo.array, labels.array, label_set.num_classes)
-    return _summarise(scores, label_set) if scores else None
+    return _summarise(scores, label_set, "annotated") if scores else None
 
 
 def collect_results(
@@ -132,14 +138,20 @@ def collect_results(
     predictions = out / "predictions" if out is not None else None
     table: dict[str, dict] = {}
     for run, (role, _) in zip(runs, roles):
-        on = annotated if role in PLANAR_ROWS.values() else test
-        if on:
-            table[role] = evaluate_run(run, on, role, label_set, device, predictions)
+        if role in PLANAR_ROWS.values():
+            if annotated:
+                table[role] = evaluate_run(run, annotated, role, label_set, device, predictions, "annotated")
+            continue
+        if test:
+            table[role] = evaluate_run(run, test, role, label_set, device, predictions, "test")
+        if annotated:
+            table[f"{role}_train"] = evaluate_run(run, annotated, f"{role}_train", label_set, device, predictions,
+                                                  "annotated")
     pseudo = evaluate_pseudo(annotated, label_set)
     if pseudo is not None:
         table["pseudo"] = pseudo
-    ordered = {row: table[row] for row in ("transverse", "coronal", "sagittal", "pseudo", "result", "reference")
-               if row in table}
+    ordered = {row: table[row] for row in ("transverse", "coronal", "sagittal", "pseudo", "result_train",
+                                           "reference_train", "result", "reference") if row in table}
     return {
         "title": "pointseg: accuracy against labelling cost",
         "dataset": str(dataset),

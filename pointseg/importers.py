@@ -4,6 +4,8 @@
   ids 20–24 are L1–L5, 25 is L6 (kept with the ``lumbar6`` set, dropped otherwise).
 * TotalSegmentator (``<sXXXX>/ct.nii.gz`` with ``segmentations/vertebrae_L1.nii.gz`` … one binary file per
   structure, or one multi-label ``segmentations.nii.gz``: v1 ids 22…18 = L1…L5, v2 ids 31…27 = L1…L5).
+  A loose pair of files (a CT and its multi-label mask under any names, as ``TotalSegmentator --ml`` writes
+  them or as other packages ship them) is one case: :func:`totalsegmentator_pair`.
 
 The CT file is copied byte for byte; the labels are written as uint8 NIfTI on the CT's grid.
 """
@@ -48,8 +50,9 @@ def map_ids(array: np.ndarray, mapping: dict[int, str], label_set: LabelSet) -> 
 
 
 def _on_ct_grid(labels: Volume, ct: Volume) -> None:
-    if not labels.same_grid(ct, atol_mm=1e-2):
-        raise InputError(f"labels are not on the CT's grid (labels {labels.shape}, CT {ct.shape})", labels.path)
+    difference = labels.grid_difference(ct, atol_mm=1e-2, names=("labels", "CT"))
+    if difference is not None:
+        raise InputError(f"labels are not on the CT's grid: {difference}", labels.path)
 
 
 # ----------------------------------------------------------------------------------------------- VerSe
@@ -92,6 +95,16 @@ def totalsegmentator_cases(source: Path, version: int = 2) -> Iterator[SourceCas
         yield SourceCase(folder.name, ct_path, loader)
     if not found:
         raise InputError("not a TotalSegmentator folder (no <case>/ct.nii.gz inside)", source)
+
+
+def totalsegmentator_pair(ct_path: Path, mask_path: Path, case_id: str, version: int = 2) -> SourceCase:
+    """One case from a CT file and a multi-label TotalSegmentator mask on its grid, whatever their names."""
+    if version not in TOTALSEG_IDS:
+        raise InputError(f"unknown TotalSegmentator version {version} (use 1 or 2)")
+    for path in (ct_path, mask_path):
+        if not Path(path).is_file():
+            raise InputError("no such file", path)
+    return SourceCase(case_id, Path(ct_path), _totalseg_multilabel_loader(Path(mask_path), TOTALSEG_IDS[version]))
 
 
 def _totalseg_files_loader(seg_dir: Path) -> Callable[[Volume, LabelSet], Volume]:

@@ -18,8 +18,7 @@ import torch
 from pointseg.atomic import atomic_path
 from pointseg.errors import InputError
 from pointseg.labels import LabelSet, get_label_set
-from pointseg.points import Points
-from pointseg.preprocess import PreprocessConfig, SliceGeometry, preprocess_case
+from pointseg.preprocess import PreprocessConfig, SliceGeometry, preprocess_case, with_context
 from pointseg.progress import progress
 from pointseg.volume import Volume, read_volume, write_nifti
 
@@ -88,18 +87,22 @@ def load_model(run: str | os.PathLike, device: torch.device | str = "cpu") -> Lo
 
 
 def slices_to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 slices ``(n, H, W)`` → float tensor ``(n, 1, H, W)`` in [0, 1] (the models' input)."""
-    return torch.from_numpy(np.ascontiguousarray(image)).unsqueeze(1).float().div_(255.0)
+    """uint8 slices ``(n, H, W)`` → float tensor ``(n, 1, H, W)`` in [0, 1] (the models' input); slices with
+    context channels ``(n, c, H, W)`` → ``(n, c, H, W)``."""
+    tensor = torch.from_numpy(np.ascontiguousarray(image))
+    return (tensor.unsqueeze(1) if tensor.dim() == 3 else tensor).float().div_(255.0)
 
 
 @torch.no_grad()
 def predict_slices(
     model: torch.nn.Module, image: np.ndarray, device: torch.device | str = "cpu", batch_size: int = 8,
     show_progress: bool = False, dtype: np.dtype | type = np.float32, window: tuple[slice, slice] | None = None,
+    context: int = 0,
 ) -> np.ndarray:
     """Softmax probabilities ``(n, C, H, W)`` (``dtype``, float32 by default) for uint8 slices ``(n, H, W)``.
 
-    With ``window`` (rows, columns) only that part of each slice is kept: ``(n, C, h, w)``.
+    With ``window`` (rows, columns) only that part of each slice is kept: ``(n, C, h, w)``. ``context``: the
+    model takes that many neighbouring slices on each side as extra channels (see ``with_context``).
     """
     window = window or (slice(None), slice(None))
     device = torch.device(device)
@@ -107,7 +110,8 @@ def predict_slices(
     out: np.ndarray | None = None
     starts = range(0, len(image), batch_size)
     for start in progress(starts, "predict", unit="batch") if show_progress else starts:
-        batch = slices_to_tensor(image[start : start + batch_size]).to(device)
+        stop = min(start + batch_size, len(image))
+        batch = slices_to_tensor(with_context(image, start, stop, context) if context else image[start:stop]).to(device)
         if device.type == "cuda":
             batch = batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, enabled=device.type == "cuda"):
@@ -121,27 +125,29 @@ def predict_slices(
 
 def predict_volume(
     loaded: LoadedModel, ct: Volume, device: torch.device | str = "cpu", batch_size: int = 8,
-    show_progress: bool = False, points: Points | None = None,
+    show_progress: bool = False,
 ) -> tuple[np.ndarray, SliceGeometry]:
     """Class probabilities ``(I, J, K, C)`` float32 on the CT's own grid, and the slicing geometry used.
 
-    With ``points`` the crop window is centred on the clicks, as during weak training.
+    Every slice is predicted whole (the network is fully convolutional), so nothing of a CT taller or
+    wider than the training crops is cut away, and prediction does not depend on where clicks are.
     """
-    stack = preprocess_case(ct, loaded.axis, loaded.preprocess, points=points, label_set=loaded.label_set)
-    probs = predict_slices(loaded.model, stack.image, device, batch_size, show_progress)
+    stack = preprocess_case(ct, loaded.axis, loaded.preprocess, full_plane=True)
+    probs = predict_slices(loaded.model, stack.image, device, batch_size, show_progress,
+                           context=int(loaded.config.get("context", 0)))
     volume = stack.geometry.stack_to_original(np.moveaxis(probs, 1, -1), "linear", fill=0.0)
     return volume, stack.geometry
 
 
 def predict_volume_into(
     loaded: LoadedModel, ct: Volume, target, device: torch.device | str = "cpu", batch_size: int = 8,
-    points: Points | None = None,
 ) -> SliceGeometry:
     """Like :func:`predict_volume`, but one class at a time into ``target`` (an ``(I, J, K, C)`` array or
     HDF5 dataset), keeping the slice probabilities in float16: the memory-lean path used by ``fuse``."""
-    stack = preprocess_case(ct, loaded.axis, loaded.preprocess, points=points, label_set=loaded.label_set)
+    stack = preprocess_case(ct, loaded.axis, loaded.preprocess, full_plane=True)
     geometry = stack.geometry
-    probs = predict_slices(loaded.model, stack.image, device, batch_size, dtype=np.float16, window=geometry.stack_window)
+    probs = predict_slices(loaded.model, stack.image, device, batch_size, dtype=np.float16, window=geometry.stack_window,
+                           context=int(loaded.config.get("context", 0)))
     del stack
     for c in range(probs.shape[1]):
         channel = geometry.to_original(geometry.window_to_volume(probs[:, c].astype(np.float32)), "linear", fill=0.0)

@@ -198,12 +198,14 @@ class SliceGeometry:
 
 
 def plan_geometry(
-    ct: Volume, axis: str, config: PreprocessConfig, center_world: np.ndarray | None = None
+    ct: Volume, axis: str, config: PreprocessConfig, center_world: np.ndarray | None = None, full_plane: bool = False,
 ) -> tuple[SliceGeometry, Volume, Volume]:
     """Geometry of ``ct`` sliced along ``axis``; also returns the RAS volume and its resampled version.
 
-    The crop window is centred on ``center_world`` (RAS mm) when given — the centroid of the clicks — and
-    otherwise on the bounding box of the body (voxels above −500 HU).
+    With ``full_plane`` the stack keeps every pixel of each plane (padded up to at least ``config.size``):
+    what prediction uses, so that no part of a tall or wide CT is cut away, and what training crops its
+    ``config.size`` windows from. Otherwise the ``config.size`` window is centred on ``center_world`` (RAS
+    mm) when given — the centroid of the clicks — and else on the bounding box of the body (> −500 HU).
     """
     axis = normalize_axis(axis)
     canonical, ornt = reorient(ct)
@@ -213,9 +215,11 @@ def plan_geometry(
         axis, ct.shape, ct.affine.copy(), ornt, canonical.shape, canonical.affine.copy(),
         tuple(shape), affine, (0, 0), tuple(config.size),
     )
+    if full_plane:
+        geometry.size = tuple(max(s, e) for s, e in zip(config.size, geometry.plane_shape))  # type: ignore[assignment]
     center = _crop_center(geometry, resampled.array, center_world)
     geometry.offset = tuple(
-        _offset(c, extent, size) for c, extent, size in zip(center, geometry.plane_shape, config.size)
+        _offset(c, extent, size) for c, extent, size in zip(center, geometry.plane_shape, geometry.size)
     )  # type: ignore[assignment]
     return geometry, canonical, resampled
 
@@ -238,6 +242,14 @@ def _offset(center: float, extent: int, size: int) -> int:
     return int(np.clip(round(center - size / 2.0), 0, extent - size))
 
 
+def with_context(image: np.ndarray, start: int, stop: int, context: int = 0) -> np.ndarray:
+    """Slices ``start:stop`` of a stack ``(n, H, W)`` with ``context`` neighbours on each side as channels:
+    ``(stop - start, 2 context + 1, H, W)``, channel ``context`` the slice itself; neighbours past either end
+    of the stack repeat the end slice (2.5D input)."""
+    index = np.arange(start, stop)[:, None] + np.arange(-context, context + 1)[None, :]
+    return image[np.clip(index, 0, len(image) - 1)]
+
+
 def enhance(stack_hu: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     """Window the HU stack to uint8 and apply CLAHE (opencv) to every slice. ``(n, H, W)`` → uint8."""
     low, high = config.window
@@ -251,7 +263,9 @@ class SliceStack:
     """A preprocessed case along one axis.
 
     ``image`` uint8 ``(n, H, W)``; ``labels`` uint8 ``(n, H, W)`` or ``None``; ``points`` fractional
-    ``(slice, row, column)`` ``(N, 3)`` with ``point_labels`` ids ``(N,)``; ``spacing_mm`` of the pixels.
+    ``(slice, row, column)`` ``(N, 3)`` with ``point_labels`` ids ``(N,)``; ``spacing_mm`` of the pixels;
+    ``body_pixels`` ``(n,)`` the number of pixels of each slice above −500 HU (before windowing and CLAHE,
+    which lift air to a few grey levels), for telling slices through the body from empty ones.
     """
 
     image: np.ndarray
@@ -260,6 +274,14 @@ class SliceStack:
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     point_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     spacing_mm: float = 1.0
+    body_pixels: np.ndarray | None = None
+
+    def has_body(self, fraction: float = 0.01, area: int | None = None) -> np.ndarray:
+        """``(n,)`` bool: slices where more than ``fraction`` of ``area`` pixels (default: a whole slice) are body."""
+        area = area or self.image.shape[1] * self.image.shape[2]
+        if self.body_pixels is None:
+            return np.ones(len(self.image), dtype=bool)
+        return self.body_pixels > fraction * area
 
     def point_pixels(self) -> np.ndarray:
         """Points rounded to integer ``(slice, row, column)`` indices, ``(N, 3)`` int64."""
@@ -273,15 +295,19 @@ def preprocess_case(
     labels: Volume | None = None,
     points: Points | None = None,
     label_set: LabelSet | None = None,
+    full_plane: bool = False,
 ) -> SliceStack:
-    """Build the slice stack of one case along ``axis`` (see the module docstring)."""
+    """Build the slice stack of one case along ``axis`` (see the module docstring and :func:`plan_geometry`)."""
     center = points.xyz.mean(axis=0) if points is not None and len(points) else None
-    geometry, canonical, resampled = plan_geometry(ct, axis, config, center)
-    image = enhance(geometry.volume_to_stack(resampled.array.astype(np.float32), fill=AIR_HU), config)
-    stack = SliceStack(image, geometry, spacing_mm=config.spacing)
+    geometry, canonical, resampled = plan_geometry(ct, axis, config, center, full_plane)
+    hu = geometry.volume_to_stack(resampled.array.astype(np.float32), fill=AIR_HU)
+    body = (hu > -500.0).sum(axis=(1, 2)).astype(np.int64)
+    image = enhance(hu, config)
+    del hu
+    stack = SliceStack(image, geometry, spacing_mm=config.spacing, body_pixels=body)
     if labels is not None:
         if not labels.same_grid(ct):
-            raise InputError("labels are not on the CT's grid", labels.path)
+            raise InputError(f"labels are not on the CT's grid: {labels.grid_difference(ct, names=('labels', 'CT'))}", labels.path)
         label_canonical = Volume(np.ascontiguousarray(reorient(labels)[0].array), canonical.affine)
         label_resampled = resample_to_grid(
             label_canonical, geometry.resampled_shape, geometry.resampled_affine, "nearest", 0
@@ -308,6 +334,8 @@ def save_stack(path: str | os.PathLike, stack: SliceStack, key: str = "") -> Pat
                 f.create_dataset("labels", data=stack.labels, chunks=chunks, compression="lzf")
             f.create_dataset("points", data=stack.points.astype(np.float64))
             f.create_dataset("point_labels", data=stack.point_labels.astype(np.int64))
+            if stack.body_pixels is not None:
+                f.create_dataset("body_pixels", data=stack.body_pixels.astype(np.int64))
             f.attrs["geometry"] = stack.geometry.to_json()
             f.attrs["spacing_mm"] = stack.spacing_mm
             f.attrs["key"] = key
@@ -324,6 +352,7 @@ def load_stack(path: str | os.PathLike) -> SliceStack:
             points=f["points"][...],
             point_labels=f["point_labels"][...],
             spacing_mm=float(f.attrs["spacing_mm"]),
+            body_pixels=f["body_pixels"][...] if "body_pixels" in f else None,
         )
 
 
@@ -334,31 +363,38 @@ def _file_stamp(path: Path | None) -> str:
     return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def cache_key(paths: Sequence[Path | None], axis: str, config: PreprocessConfig, label_set: LabelSet) -> str:
-    """A digest of the input files' identities, the axis, the configuration and the label set."""
-    text = "|".join([*map(_file_stamp, paths), axis, config.key(), label_set.name, str(label_set.version)])
+STACK_FORMAT = 2  # bumped when what a cached stack holds changes (2: full planes, body_pixels)
+
+
+def cache_key(paths: Sequence[Path | None], axis: str, config: PreprocessConfig, label_set: LabelSet,
+              full_plane: bool = False) -> str:
+    """A digest of the input files' identities, the axis, the configuration, the label set and the layout."""
+    text = "|".join([*map(_file_stamp, paths), axis, config.key(), label_set.name, str(label_set.version),
+                     f"full={full_plane}", f"format={STACK_FORMAT}"])
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def cached_stack(
-    case, axis: str, config: PreprocessConfig, label_set: LabelSet, cache_dir: str | os.PathLike, target: str = "labels"
+    case, axis: str, config: PreprocessConfig, label_set: LabelSet, cache_dir: str | os.PathLike, target: str = "labels",
+    full_plane: bool = True,
 ) -> SliceStack:
     """The stack of ``case`` along ``axis``, from the HDF5 cache when its inputs have not changed.
 
     ``target`` chooses the label map carried along: ``labels`` (full masks) or ``pseudo`` (pseudo-masks).
+    Training stacks keep whole planes by default (``full_plane``): the trainers crop their windows from them.
     """
     axis = normalize_axis(axis)
     points_path = case.points_path if case.has_points else None
     labels_path = {"labels": case.labels_path, "pseudo": case.pseudo_path}[target]
     labels_path = labels_path if labels_path is not None and labels_path.exists() else None
-    key = cache_key([case.ct_path, labels_path, points_path], axis, config, label_set)
+    key = cache_key([case.ct_path, labels_path, points_path], axis, config, label_set, full_plane)
     path = Path(cache_dir) / case.id / f"{axis}-{target}-{key}.h5"
     if path.exists():
         return load_stack(path)
     ct = case.load_ct()
     labels = read_volume(labels_path) if labels_path is not None else None
     points = case.load_points(label_set, ct) if points_path is not None else None
-    stack = preprocess_case(ct, axis, config, labels, points, label_set)
+    stack = preprocess_case(ct, axis, config, labels, points, label_set, full_plane)
     for stale in path.parent.glob(f"{axis}-{target}-*.h5"):
         stale.unlink()
     save_stack(path, stack, key)

@@ -16,7 +16,8 @@ one folder:
     {
       "title": str,                                   # optional
       "dataset": str, "cases": [held-out case ids], "label_set": "lumbar",
-      "table": {row: {"dice_wi": float, "dice": {class name: float}}},   # rows: see ROWS, any subset
+      "table": {row: {"dice_wi": float, "dice": {class name: float},      # rows: see ROWS, any subset
+                      "on": "annotated" | "test", "cases": [case ids]}},  # optional: where it was measured
       "paper": {row: Dice_wi, "cost": 0.12},           # optional; PAPER_TABLE / PAPER_COST_RATIO otherwise
       "cost": {...},                                  # pointseg.cost.dataset_cost output
       "efficiency": [{"clicks_per_vertebra": 1, "pseudo_dice_wi": float, "result_dice_wi": float | None}],
@@ -60,23 +61,32 @@ __all__ = [
     "write_report",
 ]
 
-ROWS = ("transverse", "coronal", "sagittal", "pseudo", "result", "reference")
+ROWS = ("transverse", "coronal", "sagittal", "pseudo", "result_train", "reference_train", "result", "reference")
 ROW_TITLES = {
     "transverse": "Separate: transverse",
     "coronal": "Separate: coronal",
     "sagittal": "Separate: sagittal",
     "pseudo": "Pseudo-mask",
+    "result_train": "Result, training cases",
+    "reference_train": "Reference, training cases",
     "result": "Result",
     "reference": "Reference (full masks)",
 }
+CASE_SETS = {"annotated": "annotated (training) cases", "test": "test cases"}
 # Table 1 of the paper (seed 003) and its cost estimate ("12 % of the labelling cost").
 PAPER_TABLE = {"transverse": 0.51, "coronal": 0.41, "sagittal": 0.34, "pseudo": 0.48, "result": 0.55, "reference": 0.76}
 PAPER_COST_RATIO = 0.12
+# The quick demo (seed 0, 3 annotated + 2 test phantoms, 5 clicks per vertebra) of pointseg 0.1.0, before
+# the supervised models were reworked (median-frequency weighted CE, stride-8 scores, no normalisation or
+# augmentation) and before image-guided refinement: shown next to today's numbers.
+BEFORE_TABLE = {"transverse": 0.103, "coronal": 0.350, "sagittal": 0.394, "pseudo": 0.438, "result": 0.250,
+                "reference": 0.325}
 REQUIRED_KEYS = ("dataset", "cases", "label_set", "table", "cost")
 DASH = "–"
 
 OURS_COLOR = "#1f77b4"
 PAPER_COLOR = "#9a9a9a"
+BEFORE_COLOR = "#d9b38c"
 PSEUDO_COLOR = "#e6791e"
 RESULT_COLOR = "#1f77b4"
 
@@ -130,6 +140,8 @@ def validate_results(results: Any) -> None:
         dice = entry.get("dice", {})
         if not isinstance(dice, dict) or not all(_is_optional_number(v) for v in dice.values()):
             raise ValueError(f"results['table'][{row!r}]['dice'] must map class names to numbers")
+        if entry.get("on") is not None and entry["on"] not in CASE_SETS:
+            raise ValueError(f"results['table'][{row!r}]['on'] must be one of {', '.join(CASE_SETS)}")
     paper = results.get("paper")
     if paper is not None:
         if not isinstance(paper, dict) or not all(_is_optional_number(v) for v in paper.values()):
@@ -179,24 +191,40 @@ def _paper(results: dict) -> dict:
     return paper
 
 
+def same_cases(a: dict | None, b: dict | None) -> bool:
+    """Whether two table rows were measured on the same cases (rows that do not say are taken at their word)."""
+    if not a or not b:
+        return False
+    for key in ("on", "cases"):
+        if a.get(key) is not None and b.get(key) is not None and list(a[key]) != list(b[key]):
+            return False
+    return True
+
+
 def compute_ratios(results: dict) -> dict:
     """The derived ratios written to ``report.json['ratios']``.
 
     ``ours``/``paper``: ``pseudo_over_reference`` and ``result_over_reference`` (Dice_wi ratios; the paper
     gives 0.48/0.76 ≈ 63 % and 0.55/0.76 ≈ 72 %) and ``cost`` (point-annotation time over full-mask time;
     the paper estimates 12 %). ``efficiency``: the same Dice_wi ratios per clicks-per-vertebra setting.
-    ``None`` wherever a number is missing.
+
+    A ratio is only taken between two numbers measured on the same cases: the pseudo-mask (annotated
+    cases) over the reference on those annotated cases (``reference_train``), the result over the
+    reference on the test cases. ``None`` wherever a number is missing or no same-case pair exists.
     """
     table = results["table"]
     paper = _paper(results)
 
-    def dice_wi(row):
-        return (table.get(row) or {}).get("dice_wi")
+    def ratio(numerator: str, candidates: tuple[str, ...]) -> float | None:
+        top = table.get(numerator)
+        for row in candidates:
+            if same_cases(top, table.get(row)):
+                return _ratio(top.get("dice_wi"), table[row].get("dice_wi"))
+        return None
 
-    reference = dice_wi("reference")
     ours = {
-        "pseudo_over_reference": _ratio(dice_wi("pseudo"), reference),
-        "result_over_reference": _ratio(dice_wi("result"), reference),
+        "pseudo_over_reference": ratio("pseudo", ("reference_train", "reference")),
+        "result_over_reference": ratio("result", ("reference",)),
         "cost": _finite(results["cost"].get("cost_ratio")),
     }
     theirs = {
@@ -204,11 +232,15 @@ def compute_ratios(results: dict) -> dict:
         "result_over_reference": _ratio(paper.get("result"), paper.get("reference")),
         "cost": _finite(paper.get("cost")),
     }
+    pseudo_reference = next((table[r] for r in ("reference_train", "reference")
+                             if same_cases(table.get("pseudo") or {"on": "annotated"}, table.get(r))), None)
+    result_reference = table.get("reference") if same_cases(table.get("result") or {"on": "test"},
+                                                            table.get("reference")) else None
     efficiency = [
         {
             "clicks_per_vertebra": point["clicks_per_vertebra"],
-            "pseudo_over_reference": _ratio(point.get("pseudo_dice_wi"), reference),
-            "result_over_reference": _ratio(point.get("result_dice_wi"), reference),
+            "pseudo_over_reference": _ratio(point.get("pseudo_dice_wi"), (pseudo_reference or {}).get("dice_wi")),
+            "result_over_reference": _ratio(point.get("result_dice_wi"), (result_reference or {}).get("dice_wi")),
         }
         for point in results.get("efficiency") or []
     ]
@@ -424,31 +456,36 @@ def _png(fig: Figure) -> bytes:
 
 
 def _short_title(row: str) -> str:
-    return ROW_TITLES[row].replace("Separate: ", "").replace(" (full masks)", "").capitalize()
+    return ROW_TITLES[row].replace("Separate: ", "").replace(" (full masks)", "").replace(
+        ", training cases", "\n(training)").capitalize()
 
 
 def _plot_dice_wi(table: dict, paper: dict) -> bytes:
-    """Grouped bars: Dice_wi per Table 1 row, ours next to the paper's."""
-    fig = _new_figure(8.0, 4.0)
+    """Grouped bars: Dice_wi per Table 1 row, ours next to the numbers before and the paper's."""
+    rows = [r for r in ROWS if not r.endswith("_train") or r in table]
+    fig = _new_figure(max(8.0, 1.15 * len(rows)), 4.0)
     ax = fig.add_subplot()
-    x = np.arange(len(ROWS))
-    width = 0.38
-    ours = [_finite((table.get(r) or {}).get("dice_wi")) for r in ROWS]
-    theirs = [_finite(paper.get(r)) for r in ROWS]
-    for offset, values, color, label in ((-width / 2, ours, OURS_COLOR, "ours"), (width / 2, theirs, PAPER_COLOR, "paper")):
+    x = np.arange(len(rows))
+    width = 0.27
+    series = (
+        (-width, [_finite((table.get(r) or {}).get("dice_wi")) for r in rows], OURS_COLOR, "ours"),
+        (0.0, [_finite(BEFORE_TABLE.get(r)) for r in rows], BEFORE_COLOR, "before (0.1.0)"),
+        (width, [_finite(paper.get(r)) for r in rows], PAPER_COLOR, "paper"),
+    )
+    for offset, values, color, label in series:
         heights = [v if v is not None else 0.0 for v in values]
         bars = ax.bar(x + offset, heights, width, color=color, label=label)
         for bar, value in zip(bars, values):
             text = "n/a" if value is None else f"{value:.2f}"
             ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
-                        textcoords="offset points", ha="center", va="bottom", fontsize=8)
+                        textcoords="offset points", ha="center", va="bottom", fontsize=7)
     ax.axvline(2.5, color="#cccccc", linewidth=1, linestyle=":")
     ax.text(1.0, 1.06, "separate planar models", ha="center", va="bottom", fontsize=8, color="#666666")
-    ax.set_xticks(x, [_short_title(r) for r in ROWS])
+    ax.set_xticks(x, [_short_title(r) for r in rows], fontsize=8)
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("Dice$_{wi}$")
-    ax.set_title("Table 1: Dice$_{wi}$ per model, ours vs paper", fontsize=11)
-    ax.legend(loc="upper left", frameon=False, fontsize=9)
+    ax.set_title("Table 1: Dice$_{wi}$ per model: ours, before, paper", fontsize=11)
+    ax.legend(loc="upper left", frameon=False, fontsize=8, ncols=3)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#eeeeee")
     ax.set_axisbelow(True)
@@ -572,16 +609,20 @@ def _classes(label_set: LabelSet, table: dict) -> list[str]:
 
 
 def _table1(table: dict, paper: dict, classes: list[str]) -> Table:
-    header = ["Model", "Dice_wi (ours)", "Dice_wi (paper)"] + classes
+    header = ["Model", "Measured on", "Dice_wi (ours)", "Dice_wi (before)", "Dice_wi (paper)"] + classes
     rows = []
     for row in ROWS:
         entry = table.get(row)
+        if entry is None and row.endswith("_train"):
+            continue
         dice = (entry or {}).get("dice") or {}
+        on = (entry or {}).get("on")
         rows.append(
-            [ROW_TITLES[row], _fmt_dice((entry or {}).get("dice_wi")), _fmt_dice(paper.get(row), 2)]
+            [ROW_TITLES[row], CASE_SETS.get(on, DASH) if on else DASH, _fmt_dice((entry or {}).get("dice_wi")),
+             _fmt_dice(BEFORE_TABLE.get(row)), _fmt_dice(paper.get(row), 2)]
             + [_fmt_dice(dice.get(c)) for c in classes]
         )
-    return Table(header, rows, [False] + [True] * (len(header) - 1))
+    return Table(header, rows, [False, False] + [True] * (len(header) - 2))
 
 
 def _ratio_blocks(ratios: dict, cost: dict) -> list:
@@ -589,8 +630,10 @@ def _ratio_blocks(ratios: dict, cost: dict) -> list:
     table = Table(
         ["Ratio", "Ours", "Paper"],
         [
-            ["Pseudo-mask / reference (Dice_wi)", _fmt_pct(ours["pseudo_over_reference"]), _fmt_pct(theirs["pseudo_over_reference"])],
-            ["Result / reference (Dice_wi)", _fmt_pct(ours["result_over_reference"]), _fmt_pct(theirs["result_over_reference"])],
+            ["Pseudo-mask / reference, both on the annotated cases (Dice_wi)", _fmt_pct(ours["pseudo_over_reference"]),
+             _fmt_pct(theirs["pseudo_over_reference"])],
+            ["Result / reference, both on the test cases (Dice_wi)", _fmt_pct(ours["result_over_reference"]),
+             _fmt_pct(theirs["result_over_reference"])],
             ["Labelling cost: points / full masks", _fmt_pct(ours["cost"]), _fmt_pct(theirs["cost"])],
         ],
         [False, True, True],
@@ -688,7 +731,11 @@ def _build(results: dict, ratios: dict, paper: dict, label_set: LabelSet, plots:
         Heading(2, "Table 1: Dice_wi and per-class Dice"),
         Para(["Dice_wi is the Dice weighted by the inverse class occurrence (eq. 5 of the paper), background "
               "included. “", DASH, "”: not evaluated, or the class is absent. The paper notes its transverse "
-              "model cannot tell L1–L5 apart, so that row's Dice_wi flatters it."]),
+              "model cannot tell L1–L5 apart, so that row's Dice_wi flatters it. The planar models and the "
+              "pseudo-masks are measured on the annotated cases (the pseudo-masks exist for those); the result "
+              "and the reference on the test cases, and again on the annotated cases they were trained on "
+              "(“training cases”), so that under- and over-fitting can be told apart. “Before”: pointseg 0.1.0's "
+              "quick demo (seed 0), before its supervised models and refinement were reworked."]),
         _table1(table, paper, classes),
         Image("dice_wi", "Dice_wi per model, ours vs the paper"),
     ]

@@ -77,8 +77,9 @@ def write_simulated_clicks(
         raise InputError(f"already exists{more} (use --force to overwrite)", existing[0])
     for case in progress(cases, "simulated clicks"):
         ct, labels = case.load_ct(), case.load_labels()
-        if not labels.same_grid(ct):
-            raise InputError("labels are not on the CT's grid", labels.path)
+        difference = labels.grid_difference(ct, names=("labels", "CT"))
+        if difference is not None:
+            raise InputError(f"labels are not on the CT's grid: {difference}", labels.path)
         points = simulate_clicks(labels, label_set, config, case_rng(seed, case.id), ct)
         write_points(case.points_path, points, force=True)
         counts = points.counts()

@@ -85,7 +85,68 @@ class Volume:
 
     def same_grid(self, other: "Volume", atol_mm: float = 1e-3) -> bool:
         """True when ``other`` has the same shape and an affine equal within ``atol_mm``."""
-        return self.shape == other.shape and bool(np.allclose(self.affine, other.affine, atol=atol_mm))
+        return grid_difference(self, other, atol_mm) is None
+
+    def grid_difference(
+        self, other: "Volume", atol_mm: float = 1e-3, names: tuple[str, str] = ("this", "other")
+    ) -> str | None:
+        """:func:`grid_difference` of this volume and ``other`` (``None`` when they share the grid)."""
+        return grid_difference(self, other, atol_mm, names)
+
+
+def _pair(a: Sequence[float], b: Sequence[float], fmt) -> tuple[str, str]:
+    """``a`` and ``b`` formatted so that they read differently (more decimals only where needed)."""
+    for precision in (3, 4, 5, 6):
+        text_a, text_b = fmt(a, precision), fmt(b, precision)
+        if text_a != text_b:
+            break
+    return text_a, text_b
+
+
+def grid_difference(
+    a: Volume, b: Volume, atol_mm: float = 1e-3, names: tuple[str, str] = ("first", "second")
+) -> str | None:
+    """``None`` when ``a`` and ``b`` share the grid (see :meth:`Volume.same_grid`), else what differs.
+
+    The text names each difference with its numbers, for an error message: shape, voxel spacing (mm along
+    the array axes), orientation (axis codes) or direction (the angle between the axes), and origin (the
+    RAS position of voxel ``(0, 0, 0)``), e.g. ``"spacing differs (labels 2 x 1 x 1 mm, CT 1 x 1 x 1 mm)"``.
+    ``names`` are the words for ``a`` and ``b``; several differences are joined with ``"; "``.
+    """
+    if a.shape == b.shape and np.allclose(a.affine, b.affine, atol=atol_mm):
+        return None
+    name_a, name_b = names
+
+    def numbers(values, precision, sep=", "):
+        return sep.join(np.format_float_positional(float(v), precision=precision, trim="-") for v in values)
+
+    parts = []
+    if a.shape != b.shape:
+        parts.append(f"shape differs ({name_a} {a.shape}, {name_b} {b.shape})")
+    spacing_a, spacing_b = a.spacing, b.spacing
+    if not np.allclose(spacing_a, spacing_b, atol=atol_mm):
+        text_a, text_b = _pair(spacing_a, spacing_b, lambda v, p: numbers(v, p, " x "))
+        parts.append(f"spacing differs ({name_a} {text_a} mm, {name_b} {text_b} mm)")
+    direction_a, direction_b = a.affine[:3, :3] / spacing_a, b.affine[:3, :3] / spacing_b
+    codes_a, codes_b = "".join(a.axcodes), "".join(b.axcodes)
+    if codes_a != codes_b:
+        parts.append(f"orientation differs ({name_a} {codes_a}, {name_b} {codes_b})")
+    elif not np.allclose(direction_a * spacing_a, direction_b * spacing_a, atol=atol_mm):
+        cosines = np.clip(np.sum(direction_a * direction_b, axis=0), -1.0, 1.0)
+        angle = float(np.degrees(np.arccos(cosines)).max())
+        parts.append(f"direction differs (axes up to {angle:.2g} degrees apart, both {codes_a})")
+    origin_a, origin_b = a.affine[:3, 3], b.affine[:3, 3]
+    if not np.allclose(origin_a, origin_b, atol=atol_mm):
+        distance = float(np.linalg.norm(origin_a - origin_b))
+        text_a, text_b = _pair(origin_a, origin_b, numbers)
+        parts.append(
+            f"origin differs by {numbers([distance], 3 if distance >= 1e-3 else 6)} mm "
+            f"({name_a} at ({text_a}), {name_b} at ({text_b}) mm RAS)"
+        )
+    if not parts:  # within tolerance part by part, but not as a whole
+        largest = float(np.abs(a.affine - b.affine).max())
+        parts.append(f"affine differs by up to {numbers([largest], 6)} mm")
+    return "; ".join(parts)
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -121,9 +182,26 @@ def read_volume(path: str | os.PathLike, dtype: np.dtype | type | None = None) -
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot read image ({reason})", path) from exc
     volume.path = str(path)
+    _check_finite(volume.array, path)
     if dtype is not None:
         volume.array = volume.array.astype(dtype, copy=False)
     return volume
+
+
+def _check_finite(array: np.ndarray, path: Path) -> None:
+    """:class:`InputError` when a float image holds NaN or infinite voxels (integer ones cannot)."""
+    if not np.issubdtype(array.dtype, np.floating):
+        return
+    with np.errstate(all="ignore"):
+        # one pass, no temporary array: NaN and ±inf make the sum non-finite (float16 sums in float32)
+        if np.isfinite(array.sum(dtype=np.float32 if array.dtype.itemsize < 4 else None)):
+            return
+    bad = ~np.isfinite(array)
+    count = int(np.count_nonzero(bad))
+    if count:  # (a sum of large finite values can overflow: count before blaming the data)
+        first = tuple(int(n) for n in np.unravel_index(int(np.argmax(bad)), bad.shape)[:3])
+        voxels = "1 voxel is" if count == 1 else f"{count} voxels are"
+        raise InputError(f"{voxels} NaN or infinite (the first at voxel i,j,k = {first})", path)
 
 
 def _read_nifti(path: Path) -> Volume:
@@ -141,9 +219,84 @@ def _read_dicom_series(folder: Path) -> Volume:
     if not series:
         raise InputError("no DICOM series in this folder", folder)
     files = max((sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), s) for s in series), key=len)
+    _check_slice_positions(folder, files)
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
     return from_sitk(reader.Execute(), path=str(folder))
+
+
+def _dicom_numbers(reader: sitk.ImageFileReader, tag: str, count: int) -> np.ndarray | None:
+    if not reader.HasMetaDataKey(tag):
+        return None
+    try:
+        values = np.array([float(v) for v in reader.GetMetaData(tag).strip().split("\\")], dtype=np.float64)
+    except ValueError:
+        return None
+    return values if values.shape == (count,) and np.all(np.isfinite(values)) else None
+
+
+def _check_slice_positions(folder: Path, files: Sequence[str]) -> None:
+    """:class:`InputError` when the slices of a DICOM series are not evenly spaced or two share a position.
+
+    ITK only warns about such a series and returns a distorted volume. The position of each slice is its
+    ImagePositionPatient (0020,0032) along the slice normal from ImageOrientationPatient (0020,0037); only
+    the headers are read. A series whose files lack these tags is left to ITK.
+    """
+    if len(files) < 2:
+        return
+    reader = sitk.ImageFileReader()
+    reader.SetImageIO("GDCMImageIO")
+    normal, positions = None, []
+    for file in files:
+        reader.SetFileName(file)
+        reader.ReadImageInformation()
+        position, orientation = _dicom_numbers(reader, "0020|0032", 3), _dicom_numbers(reader, "0020|0037", 6)
+        if position is None or orientation is None:
+            return
+        if normal is None:
+            normal = np.cross(orientation[:3], orientation[3:])
+            if np.linalg.norm(normal) < 1e-6:
+                return
+            normal /= np.linalg.norm(normal)
+            if abs(normal[2]) > 0.999:  # axial: positions along the normal are the z coordinate (S in LPS and RAS)
+                normal = np.array([0.0, 0.0, 1.0])
+        positions.append(float(position @ normal))
+    axial = bool(np.array_equal(normal, [0.0, 0.0, 1.0]))
+    order = np.argsort(positions, kind="stable")
+    z = np.asarray(positions)[order]
+    gaps = np.diff(z)
+
+    def tolerance(gap):
+        return np.maximum(0.01 * np.abs(gap), 0.01)  # 1 % of the gap, at least 0.01 mm
+
+    def mm(value: float) -> str:
+        return np.format_float_positional(float(value), precision=3, trim="-")
+
+    def at(*values: float) -> str:
+        if axial:
+            return " and ".join(f"z={mm(v)}" for v in values) + " mm"
+        return " and ".join(mm(v) for v in values) + " mm along the slice normal"
+
+    duplicates = np.flatnonzero(gaps <= 0.01)
+    if duplicates.size:
+        i = int(duplicates[0])
+        first, second = Path(files[order[i]]).name, Path(files[order[i + 1]]).name
+        more = f" ({duplicates.size} such pairs)" if duplicates.size > 1 else ""
+        raise InputError(f"two slices share a position: {first} and {second} are both at {at(z[i])}{more} "
+                         "(a duplicate slice?)", folder)
+    # the usual gap: the one most other gaps agree with (the smallest of equally common ones)
+    agree = np.abs(gaps[None, :] - gaps[:, None]) <= tolerance(gaps)[:, None]
+    counts = agree.sum(axis=1)
+    usual = float(np.min(gaps[counts == counts.max()]))
+    uneven = np.flatnonzero(np.abs(gaps - usual) > tolerance(usual))
+    if uneven.size:
+        i = int(uneven[0])
+        others = f"the others are {mm(usual)} mm" if uneven.size == 1 else f"most are {mm(usual)} mm"
+        notes = [f"{uneven.size} gaps are not"] if uneven.size > 1 else []
+        notes += ["a missing slice?"] if gaps[i] > 1.5 * usual else []
+        note = f" ({'; '.join(notes)})" if notes else ""
+        raise InputError(f"slice spacing is uneven: {mm(gaps[i])} mm between slices at {at(z[i], z[i + 1])} "
+                         f"where {others}{note}", folder)
 
 
 # --------------------------------------------------------------------------------------------- writing

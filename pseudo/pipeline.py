@@ -4,8 +4,9 @@ For every case with ``points.csv``: each planar model predicts the case (the cro
 as in training) and its class probabilities are brought to the CT's own grid one class at a time and
 kept in float16 HDF5 (``<case>/planar_probabilities.h5``, one dataset per axis). The fusion then runs
 slab by slab along the last array axis, so memory stays a small multiple of the CT. The fused
-probabilities go to ``<case>/pseudo_probabilities.h5``; their arg-max is smoothed (morphology, largest
-component per class, hole filling) and written as ``<case>/pseudo.nii.gz`` on the CT's grid and affine.
+probabilities go to ``<case>/pseudo_probabilities.h5``; their arg-max is refined on the CT
+(:mod:`pseudo.refine`, by default a seeded watershed on bone), smoothed (morphology, largest component
+per class, hole filling) and written as ``<case>/pseudo.nii.gz`` on the CT's grid and affine.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pointseg.preprocess import AXES
 from pointseg.progress import progress, say
 from pointseg.volume import Volume, write_nifti
 from pseudo.fusion import DEFAULT_FUSION, build_fusion
+from pseudo.refine import DEFAULT_REFINEMENT, build_refinement, slice_axis
 from pseudo.smoothing import smooth_labels
 
 PLANAR_FILE = "planar_probabilities.h5"
@@ -57,13 +59,12 @@ def load_planar_models(runs: Path, device: torch.device) -> dict[str, LoadedMode
 def predict_planar(case: Case, models: dict[str, LoadedModel], device: torch.device, label_set: LabelSet) -> Path:
     """Write every planar model's probabilities for ``case`` to ``<case>/planar_probabilities.h5``."""
     ct = case.load_ct()
-    points = case.load_points(label_set, ct)
     path = case.dir / PLANAR_FILE
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for axis, loaded in progress(list(models.items()), f"predict {case.id}", unit="axis"):
             data = f.create_dataset(axis, shape=ct.shape + (label_set.num_classes,), dtype=np.float16,
                                     chunks=ct.shape[:2] + (1, label_set.num_classes))
-            predict_volume_into(loaded, ct, data, device, points=points)
+            predict_volume_into(loaded, ct, data, device)
         f.attrs["affine"] = ct.affine
         f.attrs["classes"] = list(label_set.names)
     return path
@@ -91,14 +92,35 @@ def fuse_probabilities(planar: Path, fused: Path, strategy: str, slab: int = 4, 
     return labels
 
 
+def refine_case(case: Case, labels: np.ndarray, ct: Volume, label_set: LabelSet, refinement: str = DEFAULT_REFINEMENT,
+                **options) -> np.ndarray:
+    """The fused ``labels`` of ``case`` refined on its CT by the refinement named ``refinement``."""
+    if refinement == "bone_watershed":
+        options.setdefault("axial_axis", slice_axis(ct.affine))
+    refine = build_refinement(refinement, **options)
+    points = case.load_points(label_set, ct) if case.has_points else None
+    clicks = (points.ijk, points.label_ids(label_set)) if points is not None else (np.zeros((0, 3)), np.zeros(0))
+    with h5py.File(case.dir / FUSED_FILE, "r") as f:
+        return refine(labels, f["probabilities"], ct.array, clicks, ct.spacing)
+
+
 def fuse_case(
-    case: Case, models: dict[str, LoadedModel], device: torch.device, label_set: LabelSet,
+    case: Case, models: dict[str, LoadedModel] | None, device: torch.device, label_set: LabelSet,
     strategy: str = DEFAULT_FUSION, smoothing: SmoothingConfig = SmoothingConfig(),
+    refinement: str = DEFAULT_REFINEMENT,
 ) -> dict[str, float]:
-    """Build ``<case>/pseudo.nii.gz`` (and the probability files); returns seconds per stage."""
+    """Build ``<case>/pseudo.nii.gz`` (and the probability files); returns seconds per stage.
+
+    ``models`` None reuses the case's ``planar_probabilities.h5`` (e.g. to try another fusion or refinement).
+    """
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    planar = predict_planar(case, models, device, label_set)
+    if models is not None:
+        planar = predict_planar(case, models, device, label_set)
+    else:
+        planar = case.dir / PLANAR_FILE
+        if not planar.exists():
+            raise InputError("no planar predictions to fuse again (run fuse with planar models first)", planar)
     timings["predict_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -107,6 +129,10 @@ def fuse_case(
 
     start = time.perf_counter()
     ct = case.load_ct()
+    labels = refine_case(case, labels, ct, label_set, refinement)
+    timings["refine_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
     smoothed = smooth_labels(labels, ct.spacing, label_set.num_classes, smoothing.opening_mm, smoothing.closing_mm,
                              smoothing.keep_largest, smoothing.fill_holes)
     write_nifti(Volume(smoothed, ct.affine), case.pseudo_path, dtype=np.uint8)
@@ -115,15 +141,17 @@ def fuse_case(
 
 
 def fuse_cases(
-    cases: list[Case], runs: Path, label_set: LabelSet, device: torch.device, strategy: str = DEFAULT_FUSION,
-    smoothing: SmoothingConfig = SmoothingConfig(),
+    cases: list[Case], runs: Path | None, label_set: LabelSet, device: torch.device, strategy: str = DEFAULT_FUSION,
+    smoothing: SmoothingConfig = SmoothingConfig(), refinement: str = DEFAULT_REFINEMENT,
 ) -> dict[str, dict[str, float]]:
-    """Pseudo-masks for ``cases`` with the planar models in ``runs``; per-case timings by stage."""
-    build_fusion(strategy)  # an unknown strategy fails before any work
-    models = load_planar_models(runs, device)
+    """Pseudo-masks for ``cases`` with the planar models in ``runs`` (None: reuse each case's planar
+    predictions); per-case timings by stage."""
+    build_fusion(strategy)  # unknown names fail before any work
+    build_refinement(refinement)
+    models = load_planar_models(runs, device) if runs is not None else None
     timings = {}
     for case in progress(cases, "pseudo-masks"):
-        timings[case.id] = fuse_case(case, models, device, label_set, strategy, smoothing)
+        timings[case.id] = fuse_case(case, models, device, label_set, strategy, smoothing, refinement)
         say(f"{case.id}: " + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in timings[case.id].items()))
     return timings
 
@@ -144,6 +172,7 @@ def ensure_planar_models(
 def build_case_pseudo_mask(
     case: Case, runs: Path, label_set: LabelSet, profile: str = "quick", seed: int = 0, device: str = "auto",
     strategy: str = DEFAULT_FUSION, smoothing: SmoothingConfig = SmoothingConfig(),
+    refinement: str = DEFAULT_REFINEMENT,
 ) -> Path:
     """``fuse`` for one case, as the annotation widget runs it: train the planar models that ``runs`` lacks on
     the case's dataset (its parent folder), then write ``<case>/pseudo.nii.gz``; returns its path."""
@@ -152,5 +181,5 @@ def build_case_pseudo_mask(
     if not case.has_points:
         raise InputError("the case has no points yet: click some points first", case.points_path)
     ensure_planar_models(case.dir.parent, runs, profile, seed, device, label_set.name)
-    fuse_cases([case], runs, label_set, resolve_device(device), strategy, smoothing)
+    fuse_cases([case], runs, label_set, resolve_device(device), strategy, smoothing, refinement)
     return case.pseudo_path

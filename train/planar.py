@@ -20,22 +20,24 @@ from pointseg.models import build_model
 from pointseg.preprocess import cached_stack, normalize_axis
 from pointseg.progress import progress, say
 from train.config import PlanarConfig, make_config
+from train.augment import SliceAugment
 from train.data import MixedBatches, PlanarSlices
 from train.losses import WeightedSum
 from train.slice_trainer import SliceTrainer, resumed_config
 
 
 def split_cases(
-    cases: list[Case], val_cases: int, seed: int, trainable=lambda case: case.has_points, held_out: set[str] = frozenset(),
+    cases: list[Case], val_cases: int, seed: int, trainable=lambda case: case.has_points, held_out_ids: set[str] = frozenset(),
     what: str = "points.csv; click points (pointseg annotate) or run pointseg simulate-clicks",
 ) -> dict[str, list[str]]:
     """Training and validation case ids.
 
     Training: the ``trainable`` cases (default: with clicks) that are not ``held_out`` (the dataset's test
     cases), less ``val_cases`` of those that also have labels (chosen by the seed).
-    Validation: every labelled case that is not trained on.
+    Validation: every labelled case that is neither trained on nor a test case (test cases are only ever
+    looked at by the final evaluation, never to follow or steer training).
     """
-    clicked = [c.id for c in cases if trainable(c) and c.id not in held_out]
+    clicked = [c.id for c in cases if trainable(c) and c.id not in held_out_ids]
     labelled = {c.id for c in cases if c.labels_path is not None}
     if not clicked:
         raise InputError(f"no case to train on: no case outside the test split has {what}")
@@ -43,9 +45,9 @@ def split_cases(
     if val_cases > 0 and val_cases >= len(clicked):
         raise InputError(f"--val-cases {val_cases} would leave no case with clicks to train on")
     rng = np.random.default_rng(seed)
-    held_out = set(rng.permutation(candidates)[:val_cases].tolist()) if val_cases else set()
-    train = [c for c in clicked if c not in held_out]
-    val = sorted(labelled - set(train))
+    chosen = set(rng.permutation(candidates)[:val_cases].tolist()) if val_cases else set()
+    train = [c for c in clicked if c not in chosen]
+    val = sorted(labelled - set(train) - set(held_out_ids))
     return {"train": train, "val": val}
 
 
@@ -70,13 +72,14 @@ class PlanarTrainer(SliceTrainer):
         config = self.config
         cases = {c.id: c for c in discover_cases(self.dataset)}
         self.split = split_cases(list(cases.values()), config.val_cases, config.seed,
-                                 held_out=held_out_case_ids(self.dataset))
+                                 held_out_ids=held_out_case_ids(self.dataset))
         self.val_cases = [cases[i] for i in self.split["val"]]
         stacks = [
             cached_stack(cases[i], config.axis, config.preprocess, self.label_set, self.cache_dir)
             for i in progress(self.split["train"], f"slices ({config.axis})")
         ]
-        data = PlanarSlices(stacks, self.label_set.num_classes, config.radius_mm)
+        data = PlanarSlices(stacks, self.label_set.num_classes, config.radius_mm, size=config.preprocess.size,
+                            augment=SliceAugment() if config.augment else None, context=config.context)
         self.batches = MixedBatches(data, config.batch_size, config.clicked_fraction, config.seed)
         counts = Counter(int(k) for s in stacks for k in s.point_labels)
         self.model = build_model(**config.model_spec(self.label_set.num_classes), pretrained=config.pretrained or False)

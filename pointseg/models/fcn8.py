@@ -6,6 +6,15 @@ pool4 and pool3 are fused by two x2 and one x8 transposed convolutions that star
 
 A ``width`` factor scales every channel count (1.0 is the paper's network) while keeping the topology,
 so the same model runs in seconds on a CPU at width 0.0625 and as published at width 1.0.
+
+Two options next to the paper's network (``batch_norm=False, output_stride=8, dropout=0.5``):
+
+* ``batch_norm=True``: torchvision's ``vgg16_bn`` layout (conv, BatchNorm, ReLU), which trains from
+  scratch in far fewer steps;
+* ``output_stride=4`` or ``2``: FCN-8s' skip fusion carried on to pool2 (and pool1) with learnable
+  bilinear-initialised x2 upsamplings, so the scores live on a grid 2 or 4 times finer. The last
+  upsampling (x``output_stride``) stays fixed bilinear interpolation whatever the stride: a learnable one
+  lets point supervision carve a dot pattern with the period of the stride.
 """
 
 from __future__ import annotations
@@ -45,8 +54,9 @@ def scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
-def vgg16_features(width: float = 1.0) -> nn.Sequential:
-    """VGG16's convolutional part, indexed as torchvision's ``vgg16().features`` (conv at 0, 2, 5, ... 28).
+def vgg16_features(width: float = 1.0, batch_norm: bool = False) -> nn.Sequential:
+    """VGG16's convolutional part, indexed as torchvision's ``vgg16().features`` (conv at 0, 2, 5, ... 28),
+    or ``vgg16_bn().features`` with ``batch_norm`` (conv, BatchNorm2d, ReLU).
 
     The convolutions are left uninitialised (see :meth:`VGG16FCN8.reset_parameters`).
 
@@ -59,14 +69,16 @@ def vgg16_features(width: float = 1.0) -> nn.Sequential:
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
         else:
             out_channels = scaled(int(item), width)
-            layers += [conv2d(in_channels, out_channels, 3, padding=1), nn.ReLU(inplace=True)]
+            layers.append(conv2d(in_channels, out_channels, 3, padding=1))
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(out_channels))
+            layers.append(nn.ReLU(inplace=True))
             in_channels = out_channels
     return nn.Sequential(*layers)
 
 
-# Indices in ``features`` of the pools whose outputs FCN8 scores (torchvision's numbering).
-POOL3_INDEX = 16
-POOL4_INDEX = 23
+OUTPUT_STRIDES = (8, 4, 2)
+VGG16_BN_WEIGHTS_FILE = "vgg16_bn-6c64b313.pth"
 
 
 def get_upsampling_weight(in_channels: int, out_channels: int, kernel_size: int) -> torch.Tensor:
@@ -104,35 +116,53 @@ class VGG16FCN8(nn.Module):
 
     ``pretrained``: ``False`` (train from scratch), ``True`` (torchvision's VGG16 ImageNet weights from
     the torch hub cache) or the path of that file; see :func:`load_vgg16_imagenet`.
+    ``batch_norm``, ``output_stride`` (8, 4 or 2) and ``dropout`` (on fc6 and fc7): see the module docstring.
     """
 
-    output_stride = 32
+    input_multiple = 32
 
     def __init__(self, num_classes: int = 6, width: float = 1.0,
-                 pretrained: bool | str | os.PathLike | None = False):
+                 pretrained: bool | str | os.PathLike | None = False, batch_norm: bool = False,
+                 output_stride: int = 8, dropout: float = 0.5):
         super().__init__()
         if int(num_classes) != num_classes or num_classes < 1:
             raise InputError(f"num_classes must be a positive integer, got {num_classes!r}")
         if not width > 0:
             raise InputError(f"width must be positive, got {width!r}")
+        if output_stride not in OUTPUT_STRIDES:
+            raise InputError(f"output_stride must be one of {OUTPUT_STRIDES}, got {output_stride!r}")
+        if not 0 <= dropout < 1:
+            raise InputError(f"dropout must lie in [0, 1), got {dropout!r}")
         self.num_classes = int(num_classes)
         self.width = float(width)
+        self.batch_norm = bool(batch_norm)
+        self.output_stride = int(output_stride)
         fc = scaled(FC_CHANNELS, width)
 
-        self.features = vgg16_features(width)
-        self.fc6 = conv2d(scaled(512, width), fc, 7, padding=3)
-        self.drop6 = nn.Dropout2d(0.5)
+        self.features = vgg16_features(width, batch_norm)
+        pools = [i for i, m in enumerate(self.features) if isinstance(m, nn.MaxPool2d)]
+        # Indices in ``features`` of pool1 ... pool5 and the channels after each.
+        self.pool_indices = tuple(pools)
+        channels = [scaled(c, width) for c in (64, 128, 256, 512, 512)]
+        self.fc6 = conv2d(channels[4], fc, 7, padding=3)
+        self.drop6 = nn.Dropout2d(dropout)
         self.fc7 = conv2d(fc, fc, 1)
-        self.drop7 = nn.Dropout2d(0.5)
+        self.drop7 = nn.Dropout2d(dropout)
         self.score_fr = conv2d(fc, num_classes, 1)
-        self.score_pool4 = conv2d(scaled(512, width), num_classes, 1)
-        self.score_pool3 = conv2d(scaled(256, width), num_classes, 1)
+        self.score_pool4 = conv2d(channels[3], num_classes, 1)
+        self.score_pool3 = conv2d(channels[2], num_classes, 1)
         self.upscore2 = bilinear_upsampler(num_classes, 2)
         self.upscore_pool4 = bilinear_upsampler(num_classes, 2)
-        self.upscore8 = bilinear_upsampler(num_classes, 8)
-        # As in FCN-8s, the final 8x upsampling stays fixed bilinear interpolation; a learnable one lets
-        # sparse (point) supervision carve a stride-8 dot pattern instead of smooth regions.
-        self.upscore8.weight.requires_grad_(False)
+        if output_stride <= 4:
+            self.upscore_pool3 = bilinear_upsampler(num_classes, 2)
+            self.score_pool2 = conv2d(channels[1], num_classes, 1)
+        if output_stride <= 2:
+            self.upscore_pool2 = bilinear_upsampler(num_classes, 2)
+            self.score_pool1 = conv2d(channels[0], num_classes, 1)
+        final = bilinear_upsampler(num_classes, output_stride)
+        # The final upsampling stays fixed bilinear interpolation (see the module docstring).
+        final.weight.requires_grad_(False)
+        self.add_module(f"upscore{output_stride}", final)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.reset_head()
@@ -145,22 +175,38 @@ class VGG16FCN8(nn.Module):
         else:
             raise InputError(f"pretrained must be True, False or a path, got {pretrained!r}")
 
+    @property
+    def upscore_final(self) -> nn.ConvTranspose2d:
+        """The fixed bilinear x``output_stride`` upsampling at the end."""
+        return getattr(self, f"upscore{self.output_stride}")
+
+    def score_layers(self) -> list[nn.Conv2d]:
+        names = ("score_fr", "score_pool4", "score_pool3", "score_pool2", "score_pool1")
+        return [getattr(self, n) for n in names if hasattr(self, n)]
+
+    def upsamplers(self) -> list[nn.ConvTranspose2d]:
+        names = ("upscore2", "upscore_pool4", "upscore_pool3", "upscore_pool2")
+        return [getattr(self, n) for n in names if hasattr(self, n)] + [self.upscore_final]
+
     def encoder_convolutions(self) -> list[nn.Conv2d]:
         """conv1_1 ... conv5_3, fc6, fc7: the layers ImageNet weights initialise."""
         return [m for m in self.features if isinstance(m, nn.Conv2d)] + [self.fc6, self.fc7]
 
     def reset_encoder(self) -> None:
-        """Encoder as torchvision initialises VGG: Kaiming normal (fan-out), zero bias."""
+        """Encoder as torchvision initialises VGG: Kaiming normal (fan-out), zero bias; BatchNorm 1 and 0."""
         for conv in self.encoder_convolutions():
             nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
             nn.init.zeros_(conv.bias)
+        for norm in self.features:
+            if isinstance(norm, nn.BatchNorm2d):
+                norm.reset_parameters()
 
     def reset_head(self) -> None:
         """Score layers zero, as in FCN; upsamplers bilinear."""
-        for score in (self.score_fr, self.score_pool4, self.score_pool3):
+        for score in self.score_layers():
             nn.init.zeros_(score.weight)
             nn.init.zeros_(score.bias)
-        for layer in (self.upscore2, self.upscore_pool4, self.upscore8):
+        for layer in self.upsamplers():
             with torch.no_grad():
                 layer.weight.copy_(get_upsampling_weight(self.num_classes, self.num_classes, layer.kernel_size[0]))
 
@@ -185,40 +231,45 @@ class VGG16FCN8(nn.Module):
         """
         height, width = x.shape[-2:]
         x = self.prepare_input(x)
-        pad_h, pad_w = (-height) % self.output_stride, (-width) % self.output_stride
+        pad_h, pad_w = (-height) % self.input_multiple, (-width) % self.input_multiple
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h))
 
-        pool3 = pool4 = None
+        pooled: dict[int, torch.Tensor] = {}
         for index, layer in enumerate(self.features):
             x = layer(x)
-            if index == POOL3_INDEX:
-                pool3 = x
-            elif index == POOL4_INDEX:
-                pool4 = x
+            if index in self.pool_indices:
+                pooled[self.pool_indices.index(index) + 1] = x
         x = self.drop6(F.relu(self.fc6(x), inplace=True))
         x = self.drop7(F.relu(self.fc7(x), inplace=True))
 
         x = self.upscore2(self.score_fr(x))  # (B, C, H/16, W/16)
-        x = self.upscore_pool4(x + self.score_pool4(pool4))  # (B, C, H/8, W/8)
-        x = self.upscore8(x + self.score_pool3(pool3))  # (B, C, H, W)
+        x = self.upscore_pool4(x + self.score_pool4(pooled[4]))  # (B, C, H/8, W/8)
+        x = x + self.score_pool3(pooled[3])
+        if self.output_stride <= 4:
+            x = self.upscore_pool3(x) + self.score_pool2(pooled[2])  # (B, C, H/4, W/4)
+        if self.output_stride <= 2:
+            x = self.upscore_pool2(x) + self.score_pool1(pooled[1])  # (B, C, H/2, W/2)
+        x = self.upscore_final(x)  # (B, C, H, W)
         return x[:, :, :height, :width]
 
 
 def load_vgg16_imagenet(model: VGG16FCN8, path: str | os.PathLike | None = None) -> VGG16FCN8:
-    """Load torchvision's VGG16 ImageNet state dict (``vgg16-397923af.pth``) into ``model``'s encoder.
+    """Load torchvision's VGG16 ImageNet state dict (``vgg16-397923af.pth``, or ``vgg16_bn-6c64b313.pth``
+    for a ``batch_norm`` model) into ``model``'s encoder.
 
     ``features.*`` load as they are; ``classifier.0`` (fc6, Linear 4096 x 25088) and ``classifier.3``
     (fc7, Linear 4096 x 4096) are reshaped into the fc6 (4096, 512, 7, 7) and fc7 (4096, 4096, 1, 1)
     convolutions. The score and upsampling layers keep their initialisation. ``path`` defaults to the
     torch hub cache, ``<torch.hub.get_dir()>/checkpoints/vgg16-397923af.pth``; nothing is downloaded.
     """
-    path = Path(path) if path is not None else Path(torch.hub.get_dir()) / "checkpoints" / VGG16_WEIGHTS_FILE
+    weights_file = VGG16_BN_WEIGHTS_FILE if model.batch_norm else VGG16_WEIGHTS_FILE
+    path = Path(path) if path is not None else Path(torch.hub.get_dir()) / "checkpoints" / weights_file
     if model.width != 1.0:
         raise InputError(f"ImageNet weights need width 1.0, the model has width {model.width}", path)
     if not path.is_file():
         raise InputError(
-            f"not found; place torchvision's VGG16 ImageNet weights there ({VGG16_WEIGHTS_FILE}) "
+            f"not found; place torchvision's VGG16 ImageNet weights there ({weights_file}) "
             "or train from scratch with pretrained=False", path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -28,10 +28,20 @@ def test_demo_runs_every_stage_and_writes_the_report(demo):
         assert (out / "dataset" / case / "pseudo.nii.gz").exists()
     assert not (out / "dataset" / "phantom_002" / "points.csv").exists(), "the test case has no clicks"
     report = json.loads((out / "report" / "report.json").read_text(encoding="utf-8"))
-    assert list(report["table"]) == ["transverse", "coronal", "sagittal", "pseudo", "result", "reference"]
+    assert list(report["table"]) == ["transverse", "coronal", "sagittal", "pseudo", "result_train", "reference_train",
+                                     "result", "reference"]
     assert report["cases"] == ["phantom_002"]
+    for row, on, cases in (("pseudo", "annotated", ["phantom_000", "phantom_001"]),
+                           ("reference_train", "annotated", ["phantom_000", "phantom_001"]),
+                           ("reference", "test", ["phantom_002"])):
+        assert report["table"][row]["on"] == on and report["table"][row]["cases"] == cases, row
     assert [p["clicks_per_vertebra"] for p in report["efficiency"]] == [1, 5]
     assert all(0 <= p["pseudo_dice_wi"] <= 1 and 0 <= p["result_dice_wi"] <= 1 for p in report["efficiency"])
+    main_point = report["efficiency"][1]  # the curve's point at the main click count is Table 1's run
+    assert main_point["pseudo_dice_wi"] == report["table"]["pseudo"]["dice_wi"]
+    assert main_point["result_dice_wi"] == report["table"]["result"]["dice_wi"]
+    assert report["ratios"]["ours"]["pseudo_over_reference"] == pytest.approx(
+        report["table"]["pseudo"]["dice_wi"] / report["table"]["reference_train"]["dice_wi"])
     assert report["cost"]["clicks"] == 2 * (5 * 5 + 15)
     text = html.read_text(encoding="utf-8")
     assert "data:image/png;base64" in text and "0.76" in text
@@ -40,8 +50,8 @@ def test_demo_runs_every_stage_and_writes_the_report(demo):
 def test_report_json_agrees_with_evaluate(demo, capsys):
     out, _ = demo
     report = json.loads((out / "report" / "report.json").read_text(encoding="utf-8"))
-    for row in ("result", "reference", "transverse"):
-        for case, numbers in report["table"][row]["cases"].items():
+    for row in ("result", "reference", "reference_train", "transverse"):
+        for case, numbers in report["table"][row]["per_case"].items():
             pred = out / "report" / "predictions" / row / f"{case}.nii.gz"
             gt = out / "dataset" / case / "labels.nii.gz"
             assert main(["evaluate", str(pred), str(gt), "--json"]) == 0

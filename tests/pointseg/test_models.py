@@ -249,3 +249,52 @@ def test_loads_torchvision_vgg16_state_dict(tmp_path, monkeypatch):
     finally:  # leave no half gigabyte in the temporary folders pytest keeps
         for file in tmp_path.rglob(WEIGHTS_FILE):
             file.unlink()
+
+
+def test_batch_norm_layout_matches_torchvision_vgg16_bn():
+    import torchvision
+
+    with torch.device("meta"):
+        reference = torchvision.models.vgg16_bn(weights=None).features
+        ours = VGG16FCN8(width=1.0, batch_norm=True).features
+    assert [type(m) for m in ours] == [type(m) for m in reference]
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in reference.state_dict().items()}
+
+
+def test_missing_bn_weights_name_the_vgg16_bn_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(InputError) as caught:
+        with torch.device("meta"):
+            VGG16FCN8(num_classes=3, width=1.0, batch_norm=True, pretrained=True)
+    assert "vgg16_bn-6c64b313.pth" in str(caught.value)
+
+
+@pytest.mark.parametrize("stride", [8, 4, 2])
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_output_stride_options_keep_the_input_size(stride, batch_norm):
+    model = randomise_scores(VGG16FCN8(num_classes=4, width=0.0625, batch_norm=batch_norm, output_stride=stride)).eval()
+    with torch.no_grad():
+        out = model(torch.rand(2, 1, 45, 70))
+    assert out.shape == (2, 4, 45, 70)
+    assert model.upscore_final is getattr(model, f"upscore{stride}")
+    assert model.upscore_final.stride == (stride, stride)
+
+
+def test_finer_strides_learn_their_skips_but_not_the_final_upsampling():
+    model = VGG16FCN8(num_classes=3, width=0.0625, batch_norm=True, output_stride=2).train()
+    for layer in model.score_layers():  # non-zero scores, so gradients reach every skip
+        torch.nn.init.normal_(layer.weight, std=0.1)
+    model(torch.rand(2, 1, 64, 64)).square().mean().backward()
+    for name in ("score_pool2", "score_pool1", "upscore_pool3", "upscore_pool2"):
+        assert getattr(model, name).weight.grad is not None and getattr(model, name).weight.grad.abs().sum() > 0, name
+    assert model.upscore2.weight.grad is not None
+    assert model.upscore_final.weight.grad is None, "the final x2 upsampling stays fixed bilinear"
+
+
+def test_finer_stride_adds_a_skip_and_bad_options_are_refused():
+    model = VGG16FCN8(num_classes=2, width=0.0625, output_stride=4)
+    assert hasattr(model, "score_pool2") and not hasattr(VGG16FCN8(num_classes=2, width=0.0625), "score_pool2")
+    with pytest.raises(InputError, match="output_stride must be one of"):
+        VGG16FCN8(num_classes=2, width=0.0625, output_stride=16)
+    with pytest.raises(InputError, match="dropout"):
+        VGG16FCN8(num_classes=2, width=0.0625, dropout=1.0)

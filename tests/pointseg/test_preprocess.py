@@ -150,3 +150,28 @@ def test_channels_go_back_to_the_original_grid_together():
     assert together.shape == ct.shape + (3,)
     for c in range(3):
         assert np.allclose(together[..., c], geometry.to_original(probs[..., c], "linear"), atol=1e-6)
+
+
+def test_full_planes_and_body_pixels_from_hounsfield_units():
+    # 30 x 20 x 10 mm of air with a 6 x 6 mm block of tissue on two sagittal slices only.
+    hu = np.full((30, 20, 10), -1000.0, dtype=np.float32)
+    hu[10:12, 5:11, 2:8] = 40.0
+    ct = Volume(hu, np.eye(4))
+    stack = preprocess_case(ct, "sagittal", PreprocessConfig(spacing=1.0, size=(8, 8)), full_plane=True)
+    assert stack.image.shape == (30, 10, 20), "whole planes (rows = z, columns = y), not the 8 x 8 crop"
+    assert stack.body_pixels.tolist() == [0] * 10 + [36, 36] + [0] * 18
+    # CLAHE lifts air above 0, which is why the body is counted in HU.
+    assert (stack.image[0] > 0).mean() > 0.5
+    assert stack.has_body(0.01, 8 * 8).tolist() == [False] * 10 + [True, True] + [False] * 18
+    small = preprocess_case(ct, "sagittal", PreprocessConfig(spacing=1.0, size=(32, 32)), full_plane=True)
+    assert small.image.shape == (30, 32, 32), "padded up to the window size"
+
+
+def test_with_context_repeats_the_end_slices():
+    from pointseg.preprocess import with_context
+
+    image = np.arange(4)[:, None, None] * np.ones((1, 2, 3), dtype=np.uint8)
+    out = with_context(image, 0, 4, 1)
+    assert out.shape == (4, 3, 2, 3)
+    assert out[:, :, 0, 0].tolist() == [[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 3]]
+    assert with_context(image, 1, 3, 0)[:, :, 0, 0].tolist() == [[1], [2]]

@@ -109,7 +109,8 @@ def _markdown_tables(text):
 
 def test_markdown_tables_are_valid_and_show_the_paper(report):
     text = report[1]["markdown"].read_text(encoding="utf-8")
-    header = "| Model | Dice_wi (ours) | Dice_wi (paper) | background | L1 | L2 | L3 | L4 | L5 |"
+    header = ("| Model | Measured on | Dice_wi (ours) | Dice_wi (before) | Dice_wi (paper) | background | L1 | L2 | L3 "
+              "| L4 | L5 |")
     assert header in text
     for table in _markdown_tables(text):
         assert len(table) >= 3
@@ -128,9 +129,9 @@ def test_missing_rows_and_classes_are_dashes(report):
     text = report[1]["markdown"].read_text(encoding="utf-8")
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| Separate")}
     coronal = [c.strip() for c in rows["Separate: coronal"].strip("|").split("|")]
-    assert coronal == ["Separate: coronal", "–", "0.41", "–", "–", "–", "–", "–", "–"]
+    assert coronal == ["Separate: coronal", "–", "–", "0.350", "0.41", "–", "–", "–", "–", "–", "–"]
     transverse = [c.strip() for c in rows["Separate: transverse"].strip("|").split("|")]
-    assert transverse[1] == "0.500" and transverse[-1] == "–"  # L5 absent
+    assert transverse[2] == "0.500" and transverse[-1] == "–"  # L5 absent
     reference = next(line for line in text.splitlines() if line.startswith("| Reference"))
     assert reference.rstrip().endswith("| – |")  # NaN Dice shown as a dash
 
@@ -203,3 +204,43 @@ def test_a_failed_report_leaves_the_previous_files_intact(tmp_path, monkeypatch)
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert after == before  # nothing replaced, no temporary file left behind
     assert paths["markdown"].read_text(encoding="utf-8").startswith("# test report")
+
+
+def test_ratios_are_only_taken_between_rows_measured_on_the_same_cases():
+    def row(dice_wi, on, cases):
+        return {"dice_wi": dice_wi, "dice": {}, "on": on, "cases": cases}
+
+    table = {
+        "pseudo": row(0.6, "annotated", ["a", "b"]),
+        "result": row(0.5, "test", ["t"]),
+        "reference": row(0.8, "test", ["t"]),
+    }
+    ratios = compute_ratios(_results(table=table))
+    assert ratios["ours"]["pseudo_over_reference"] is None, "annotated cases over test cases is no ratio"
+    assert ratios["ours"]["result_over_reference"] == pytest.approx(0.5 / 0.8)
+    assert ratios["efficiency"][0]["pseudo_over_reference"] is None
+    assert ratios["efficiency"][0]["result_over_reference"] == pytest.approx(0.5 / 0.8)
+
+    table["reference_train"] = row(0.9, "annotated", ["a", "b"])
+    ratios = compute_ratios(_results(table=table))
+    assert ratios["ours"]["pseudo_over_reference"] == pytest.approx(0.6 / 0.9)
+    assert ratios["efficiency"][0]["pseudo_over_reference"] == pytest.approx(0.4 / 0.9)
+    table["reference_train"] = row(0.9, "annotated", ["a"])  # another set of annotated cases
+    assert compute_ratios(_results(table=table))["ours"]["pseudo_over_reference"] is None
+
+
+def test_table_says_where_each_row_was_measured_and_shows_the_numbers_before(tmp_path):
+    table = {
+        "pseudo": {"dice_wi": 0.6, "dice": {}, "on": "annotated", "cases": ["a"]},
+        "reference_train": {"dice_wi": 0.9, "dice": {}, "on": "annotated", "cases": ["a"]},
+        "reference": {"dice_wi": 0.8, "dice": {}, "on": "test", "cases": ["t"]},
+    }
+    paths = write_report(_results(table=table), tmp_path)
+    text = paths["markdown"].read_text(encoding="utf-8")
+    pseudo = next(line for line in text.splitlines() if line.startswith("| Pseudo-mask"))
+    assert "annotated (training) cases" in pseudo and "0.438" in pseudo and "0.48" in pseudo
+    train = next(line for line in text.splitlines() if line.startswith("| Reference, training cases"))
+    assert "0.900" in train
+    assert not any(line.startswith("| Result, training cases") for line in text.splitlines())
+    with pytest.raises(ValueError, match=r"\['on'\] must be one of annotated, test"):
+        validate_results(_results(table={"pseudo": {"dice_wi": 0.5, "on": "elsewhere"}}))

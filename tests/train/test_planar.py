@@ -39,6 +39,14 @@ def test_split_keeps_validation_out_of_training(phantoms):
     assert len(held["train"]) == 1 and len(held["val"]) == 2 and not set(held["train"]) & set(held["val"])
 
 
+def test_test_cases_never_validate(phantoms):
+    cases = discover_cases(phantoms)
+    split = split_cases(cases, val_cases=0, seed=0, held_out_ids={"phantom_002"})
+    assert split == {"train": ["phantom_000", "phantom_001"], "val": []}
+    split = split_cases(cases, val_cases=1, seed=0, held_out_ids={"phantom_002"})
+    assert len(split["train"]) == 1 and split["val"] != [] and "phantom_002" not in split["val"]
+
+
 def test_tiny_model_learns_the_clicked_pixels(phantoms, tmp_path):
     # 2.5 mm pixels: the final upsampling is a fixed 8x bilinear, so coarser pixels blur neighbouring vertebrae
     # the point and extent terms only, so that 200 steps suffice; the other terms have their own tests
@@ -53,7 +61,7 @@ def test_tiny_model_learns_the_clicked_pixels(phantoms, tmp_path):
     def click_accuracy():
         hits = total = 0
         for stack in stacks:
-            probs = predict_slices(trainer.model, stack.image)
+            probs = predict_slices(trainer.model, stack.image, context=config.context)
             s, r, c = stack.point_pixels().T
             hits += int((probs[s, :, r, c].argmax(axis=1) == stack.point_labels).sum())
             total += len(s)
@@ -84,7 +92,8 @@ def test_run_folder_resume_and_predict(phantoms, tmp_path, capsys, monkeypatch):
     assert checkpoint["epoch"] == 1 and checkpoint["step"] == 4
     assert checkpoint["seed"] == 3 and checkpoint["version"]
     assert checkpoint["split"] == {"train": ["phantom_000", "phantom_001"], "val": ["phantom_002"]}
-    assert checkpoint["config"]["model"] == {"name": "vgg16_fcn8", "num_classes": 6, "width": 0.0625}
+    assert checkpoint["config"]["model"] == {"name": "vgg16_fcn8", "num_classes": 6, "width": 0.0625,
+                                             "batch_norm": True, "output_stride": 2, "dropout": 0.1}
     for name in ("config.json", "split.json", "log.jsonl", "validation.json"):
         assert (run / name).exists(), name
     validation = json.loads((run / "validation.json").read_text(encoding="utf-8"))

@@ -1,0 +1,71 @@
+"""Image-guided refinement against none, on phantoms: pseudo-mask Dice_wi from the same planar predictions.
+
+Builds (or reuses) a phantom dataset with simulated clicks and the three planar models of a profile,
+predicts each annotated case once, then fuses those same planar predictions with every refinement in
+``REFINEMENTS`` and prints the pseudo-mask Dice_wi per case, the mean, the ratio to ``none`` on the same
+cases, and the seconds the refinement itself took. The same comparison on real CT is in
+``benchmarks/real_ct.py``.
+
+    .venv/bin/python benchmarks/refinement.py --out /tmp/refine [--cases 3] [--profile quick] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pointseg.clicks import ClickConfig
+from pointseg.dataset import discover_cases
+from pointseg.labels import get_label_set
+from pointseg.metrics import dice_scores
+from pointseg.synthetic import write_phantoms, write_simulated_clicks
+from pointseg.volume import read_volume
+from pseudo.pipeline import ensure_planar_models, fuse_cases
+from pseudo.refine import REFINEMENTS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="work folder (dataset, planar runs)")
+    parser.add_argument("--cases", type=int, default=3, help="annotated phantom cases")
+    parser.add_argument("--clicks", type=int, default=5, help="clicks per vertebra")
+    parser.add_argument("--profile", default="quick", help="profile of the planar models")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    label_set = get_label_set()
+    dataset = args.out / "dataset"
+    if not dataset.exists():
+        write_phantoms(dataset, args.cases, args.seed)
+        write_simulated_clicks(dataset, label_set, ClickConfig(per_class=args.clicks, background=15), args.seed)
+    runs = dataset / "planar-runs"
+    ensure_planar_models(dataset, runs, args.profile, args.seed, "cpu", label_set.name)
+    cases = [c for c in discover_cases(dataset) if c.has_points and c.labels_path is not None]
+    device = torch.device("cpu")
+    fuse_cases(cases, runs, label_set, device, refinement="none")  # writes the planar predictions once
+
+    scores: dict[str, dict[str, float]] = {}
+    seconds: dict[str, float] = {}
+    for name in REFINEMENTS:
+        timings = fuse_cases(cases, None, label_set, device, refinement=name)
+        seconds[name] = float(np.mean([t["refine_s"] for t in timings.values()]))
+        scores[name] = {c.id: dice_scores(read_volume(c.pseudo_path).array, c.load_labels().array,
+                                          label_set.num_classes).dice_wi for c in cases}
+
+    ids = [c.id for c in cases]
+    print(f"\nPseudo-mask Dice_wi on the annotated phantoms {ids} ({args.clicks} clicks per vertebra, "
+          f"{args.profile} planar models, the same planar predictions for every refinement)")
+    print(f"{'refinement':16s} " + " ".join(f"{i:>12s}" for i in ids) + f" {'mean':>7s} {'/ none':>7s} {'refine s':>9s}")
+    base = float(np.mean(list(scores["none"].values())))
+    for name in REFINEMENTS:
+        mean = float(np.mean(list(scores[name].values())))
+        print(f"{name:16s} " + " ".join(f"{scores[name][i]:12.3f}" for i in ids)
+              + f" {mean:7.3f} {mean / base if base else float('nan'):7.2f} {seconds[name]:9.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Image-guided refinement: the CT's bone decides where each fused class ends."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from pointseg.errors import InputError
+from pointseg.metrics import dice_scores
+from pseudo.refine import REFINEMENTS, build_refinement, fill_holes_2d, foreground_box, slice_axis
+
+SPACING = (1.5, 1.5, 1.5)
+SHAPE = (40, 40, 64)
+
+
+def vertebra(ct: np.ndarray, labels: np.ndarray | None, k0: int, k1: int, label: int) -> None:
+    """A bone box along k: a closed 900 HU cortical shell, 100 HU marrow (below the bone threshold)."""
+    region = (slice(12, 28), slice(12, 28), slice(k0, k1))
+    ct[region] = 900
+    ct[13:27, 13:27, k0 + 1:k1 - 1] = 100
+    if labels is not None:
+        labels[region] = label
+
+
+@pytest.fixture
+def spine():
+    """Unlabelled bone (a 'T12', k 4-14), then L1 (k 18-30) and L2 (k 34-46) with 80 HU discs, in 40 HU tissue."""
+    ct = np.full(SHAPE, 40.0, dtype=np.float32)
+    truth = np.zeros(SHAPE, dtype=np.uint8)
+    vertebra(ct, None, 4, 14, 0)
+    vertebra(ct, truth, 18, 30, 1)
+    vertebra(ct, truth, 34, 46, 2)
+    ct[12:28, 12:28, 14:18] = 80
+    ct[12:28, 12:28, 30:34] = 80
+    # The fusion's answer: each vertebra moved 2 voxels towards the head, and spilled 3 voxels into the
+    # soft tissue in front (+i), as coarse planar outputs do.
+    fused = np.zeros(SHAPE, dtype=np.uint8)
+    for label in (1, 2):
+        mask = np.roll(truth == label, -2, axis=2)
+        mask[28:31] |= mask[25:28]
+        fused[mask] = label
+    probs = np.stack([ndimage.gaussian_filter((fused == c).astype(np.float32), 1.0) for c in range(3)], axis=-1)
+    probs /= probs.sum(axis=-1, keepdims=True)
+    clicks = (np.array([[20.0, 20.0, 24.0], [18.0, 22.0, 40.0], [20.0, 5.0, 50.0]]), np.array([1, 2, 0]))
+    return ct, truth, fused, probs, clicks
+
+
+def test_registry_and_none():
+    assert {"none", "bone_watershed"} <= set(REFINEMENTS)
+    labels = np.random.default_rng(0).integers(0, 3, SHAPE).astype(np.uint8)
+    out = build_refinement("none")(labels, None, None, None, SPACING)
+    assert np.array_equal(out, labels)
+    with pytest.raises(InputError, match="unknown refinement 'crf'"):
+        build_refinement("crf")
+    with pytest.raises(InputError, match="grow_mm"):
+        build_refinement("bone_watershed", grow_mm=-1)
+
+
+def test_bone_watershed_redraws_the_classes_on_bone(spine):
+    ct, truth, fused, probs, clicks = spine
+    before = dice_scores(fused, truth, 3)
+    refined = build_refinement("bone_watershed", axial_axis=2)(fused, probs, ct, clicks, SPACING)
+    after = dice_scores(refined, truth, 3)
+    assert before.dice[1] < 0.8 and before.dice[2] < 0.8
+    assert after.dice[1] > 0.97 and after.dice[2] > 0.97, after.dice
+    assert not refined[29:31].any(), "the soft-tissue spill in front of the bodies is gone"
+    assert (refined[14:26, 14:26, 20:28] == 1).all(), "the marrow inside the shell (below the threshold) is kept"
+    assert not refined[..., :15].any(), "the unlabelled bone above L1 is not handed to L1"
+
+
+def test_bone_watershed_without_foreground_or_far_from_it(spine):
+    ct, truth, fused, probs, clicks = spine
+    empty = build_refinement("bone_watershed")(np.zeros(SHAPE, np.uint8), probs, ct, (np.zeros((0, 3)), np.zeros(0)),
+                                               SPACING)
+    assert not empty.any()
+    # Bone farther than grow_mm from the fused class is never claimed, even when connected to it.
+    ct2 = ct.copy()
+    ct2[12:28, 12:28, 14:18] = 900  # the disc between 'T12' and L1 turns to bone: one connected block
+    refined = build_refinement("bone_watershed", grow_mm=3.0)(fused, probs, ct2, clicks, SPACING)
+    assert not refined[..., :10].any()
+
+
+def test_helpers_by_hand():
+    mask = np.zeros((5, 6, 7), dtype=bool)
+    mask[1:3, 2, 4] = True
+    assert foreground_box(mask, (1, 1, 1)) == (slice(0, 4), slice(1, 4), slice(3, 6))
+    assert foreground_box(np.zeros((2, 2, 2), bool), (1, 1, 1)) is None
+    ring = np.zeros((3, 5, 5), dtype=bool)
+    ring[1, 1:4, 1:4] = True
+    ring[1, 2, 2] = False
+    assert fill_holes_2d(ring, 0)[1, 2, 2] and not fill_holes_2d(ring, 1)[1, 2, 2]
+    # A LPS-permuted affine: array axis 0 runs along z.
+    affine = np.array([[0, 0, -2.0, 0], [0, -1.0, 0, 0], [3.0, 0, 0, 0], [0, 0, 0, 1]])
+    assert slice_axis(affine) == 0 and slice_axis(np.eye(4)) == 2
+
+
+def test_stray_blobs_without_clicks_are_dropped():
+    from pseudo.refine import keep_clicked_components
+
+    labels = np.zeros((10, 10, 10), dtype=np.uint8)
+    labels[1:3, 1:3, 1:3] = 1  # clicked
+    labels[6:9, 6:9, 6:9] = 1  # larger, but no click of class 1
+    labels[6:8, 1:3, 1:3] = 2  # class 2 has no click at all: its largest component stays
+    labels[0, 9, 9] = 2
+    kept = keep_clicked_components(labels, np.array([[1, 1, 1], [7, 7, 7]]), np.array([1, 0]), 3)
+    assert (kept == 1).sum() == 8 and kept[1, 1, 1] == 1 and kept[7, 7, 7] == 0
+    assert (kept == 2).sum() == 8 and kept[0, 9, 9] == 0
