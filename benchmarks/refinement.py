@@ -7,6 +7,11 @@ cases, and the seconds the refinement itself took. The same comparison on real C
 ``benchmarks/real_ct.py``.
 
     .venv/bin/python benchmarks/refinement.py --out /tmp/refine [--cases 3] [--profile quick] [--seed 0]
+
+``--timing CASE`` instead times the default refinement alone on a large scan: the CT, fused labels and
+probabilities of an already fused case (e.g. the real chest CT of ``benchmarks/real_ct.py`` run with
+``--keep-probabilities``), repeated along the slice axis to at least 300 slices (512 x 512 x 300 for that
+scan), as in a CT of the whole trunk; it prints seconds per refinement and per million voxels.
 """
 
 from __future__ import annotations
@@ -28,14 +33,53 @@ from pseudo.pipeline import ensure_planar_models, fuse_cases
 from pseudo.refine import REFINEMENTS
 
 
+def time_large_scan(case_dir: Path, slices: int = 300) -> None:
+    """Seconds of the default refinement on ``case_dir``'s CT repeated along its slice axis to ``slices``."""
+    import h5py
+
+    from pointseg.dataset import case_at
+    from pseudo.pipeline import FUSED_FILE
+    from pseudo.refine import DEFAULT_REFINEMENT, build_refinement, slice_axis
+
+    label_set = get_label_set()
+    case = case_at(case_dir)
+    ct = case.load_ct()
+    axis = slice_axis(ct.affine)
+    with h5py.File(case.dir / FUSED_FILE, "r") as f:
+        probs = f["probabilities"][...]
+    labels = np.argmax(probs, axis=-1).astype(np.uint8)
+    repeats = int(np.ceil(slices / ct.shape[axis]))
+    big_ct = np.concatenate([ct.array] * repeats, axis=axis)
+    big_labels = np.concatenate([labels] * repeats, axis=axis)
+    big_probs = np.concatenate([probs] * repeats, axis=axis)
+    points = case.load_points(label_set, ct)
+    ijk, ids = points.ijk, points.label_ids(label_set)
+    shift = np.zeros(3)
+    shift[axis] = ct.shape[axis]
+    clicks = (np.concatenate([ijk + n * shift for n in range(repeats)]), np.concatenate([ids] * repeats))
+    refine = build_refinement(DEFAULT_REFINEMENT, axial_axis=axis)
+    start = time.perf_counter()
+    refine(big_labels, big_probs, big_ct, clicks, ct.spacing)
+    seconds = time.perf_counter() - start
+    print(f"{DEFAULT_REFINEMENT} on {case.id} repeated to {big_ct.shape} ({big_ct.size / 1e6:.0f} M voxels, "
+          f"{len(clicks[1])} clicks): {seconds:.1f} s, {seconds / (big_ct.size / 1e6):.3f} s per million voxels")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, required=True, help="work folder (dataset, planar runs)")
+    parser.add_argument("--out", type=Path, help="work folder (dataset, planar runs)")
+    parser.add_argument("--timing", type=Path, metavar="CASE", help="time the refinement on this fused case, "
+                        "repeated to 300 slices, instead")
     parser.add_argument("--cases", type=int, default=3, help="annotated phantom cases")
     parser.add_argument("--clicks", type=int, default=5, help="clicks per vertebra")
     parser.add_argument("--profile", default="quick", help="profile of the planar models")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.timing is not None:
+        time_large_scan(args.timing)
+        return
+    if args.out is None:
+        parser.error("--out is needed (or --timing CASE)")
 
     label_set = get_label_set()
     dataset = args.out / "dataset"

@@ -31,7 +31,7 @@ import torch
 from pointseg.cost import CostModel, dataset_cost
 from pointseg.dataset import Case, discover_cases, held_out_case_ids
 from pointseg.errors import InputError
-from pointseg.inference import CHECKPOINT_NAME, labels_from_probabilities, load_model, predict_volume
+from pointseg.inference import CHECKPOINT_NAME, load_model, predict_labels
 from pointseg.labels import LabelSet, get_label_set
 from pointseg.metrics import DiceResult, dice_scores
 from pointseg.progress import progress
@@ -103,7 +103,7 @@ def evaluate_run(run: Path, cases: list[Case], role: str, label_set: LabelSet, d
         pred = _planar_labels(case, axis) if planar else None
         if pred is None:
             loaded = loaded or load_model(run, device)
-            pred = labels_from_probabilities(predict_volume(loaded, ct, device)[0])
+            pred = predict_labels(loaded, ct, device)[0]
         if predictions is not None:
             write_nifti(Volume(pred, ct.affine), predictions / role / f"{case.id}.nii.gz", dtype=np.uint8)
         scores[case.id] = dice_scores(pred, labels.array, label_set.num_classes)

@@ -20,6 +20,7 @@ from pointseg.errors import InputError
 from pointseg.labels import LabelSet, get_label_set
 from pointseg.preprocess import PreprocessConfig, SliceGeometry, preprocess_case, with_context
 from pointseg.progress import progress
+from pointseg.registry import Registry
 from pointseg.volume import Volume, read_volume, write_nifti
 
 CHECKPOINT_NAME = "checkpoint_last.pt"
@@ -160,6 +161,53 @@ def labels_from_probabilities(probs: np.ndarray) -> np.ndarray:
     return np.argmax(probs, axis=-1).astype(np.uint8)
 
 
+POSTPROCESSING: Registry = Registry("post-processing")
+
+
+@POSTPROCESSING.register("none")
+class NoPostprocessing:
+    """The arg-max as it is."""
+
+    def __call__(self, labels: np.ndarray, probs: np.ndarray, ct: Volume, num_classes: int) -> np.ndarray:
+        return labels
+
+
+@POSTPROCESSING.register("largest_component")
+class LargestComponent:
+    """Each class keeps its largest connected component."""
+
+    def __call__(self, labels: np.ndarray, probs: np.ndarray, ct: Volume, num_classes: int) -> np.ndarray:
+        from pointseg.morphology import keep_largest_per_class
+
+        return keep_largest_per_class(labels, num_classes)
+
+
+@POSTPROCESSING.register("bone_watershed")
+class BonePostprocessing:
+    """Each class's boundary re-drawn on the CT's bone, seeded by its confident voxels
+    (:class:`pointseg.bone.BoneWatershed` without clicks)."""
+
+    def __call__(self, labels: np.ndarray, probs: np.ndarray, ct: Volume, num_classes: int) -> np.ndarray:
+        from pointseg.bone import BoneWatershed, slice_axis
+
+        no_clicks = (np.zeros((0, 3)), np.zeros(0, dtype=np.int64))
+        return BoneWatershed(axial_axis=slice_axis(ct.affine))(labels, probs, ct.array, no_clicks, ct.spacing)
+
+
+def predict_labels(
+    loaded: LoadedModel, ct: Volume, device: torch.device | str = "cpu", batch_size: int = 8,
+    show_progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels ``(I, J, K)`` uint8 and probabilities ``(I, J, K, C)`` of a whole CT on its own grid.
+
+    The labels are the arg-max, post-processed as the run's config says (``postprocess``, a name in
+    :data:`POSTPROCESSING`; absent: ``none``).
+    """
+    probs, _ = predict_volume(loaded, ct, device, batch_size, show_progress)
+    postprocess = POSTPROCESSING.build(loaded.config.get("postprocess") or "none")
+    return postprocess(labels_from_probabilities(probs), probs, ct, loaded.label_set.num_classes), probs
+
+
 def write_probabilities(path: str | os.PathLike, probs: np.ndarray, affine: np.ndarray, label_set: LabelSet) -> Path:
     """Probabilities ``(I, J, K, C)`` to HDF5 as float16, chunked per k-slice, with the affine and class names."""
     path = Path(path)
@@ -186,8 +234,8 @@ def predict_file(
     torch_device = resolve_device(device)
     loaded = load_model(run, torch_device)
     ct = read_volume(ct_path)
-    probs, _ = predict_volume(loaded, ct, torch_device, batch_size, show_progress)
-    write_nifti(Volume(labels_from_probabilities(probs), ct.affine), out, dtype=np.uint8)
+    labels, probs = predict_labels(loaded, ct, torch_device, batch_size, show_progress)
+    write_nifti(Volume(labels, ct.affine), out, dtype=np.uint8)
     if probabilities is not None:
         write_probabilities(probabilities, probs, ct.affine, loaded.label_set)
     return Path(out)

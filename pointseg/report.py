@@ -734,7 +734,9 @@ def _build(results: dict, ratios: dict, paper: dict, label_set: LabelSet, plots:
               "model cannot tell L1–L5 apart, so that row's Dice_wi flatters it. The planar models and the "
               "pseudo-masks are measured on the annotated cases (the pseudo-masks exist for those); the result "
               "and the reference on the test cases, and again on the annotated cases they were trained on "
-              "(“training cases”), so that under- and over-fitting can be told apart. “Before”: pointseg 0.1.0's "
+              "(“training cases”), so that under- and over-fitting can be told apart. The result and the reference "
+              "are the supervised models' outputs after their post-processing (the run's config says which; by "
+              "default each vertebra's boundary is re-drawn on the CT's bone). “Before”: pointseg 0.1.0's "
               "quick demo (seed 0), before its supervised models and refinement were reworked."]),
         _table1(table, paper, classes),
         Image("dice_wi", "Dice_wi per model, ours vs the paper"),

@@ -95,7 +95,7 @@ def fuse_probabilities(planar: Path, fused: Path, strategy: str, slab: int = 4, 
 def refine_case(case: Case, labels: np.ndarray, ct: Volume, label_set: LabelSet, refinement: str = DEFAULT_REFINEMENT,
                 **options) -> np.ndarray:
     """The fused ``labels`` of ``case`` refined on its CT by the refinement named ``refinement``."""
-    if refinement == "bone_watershed":
+    if refinement.startswith("bone_watershed"):
         options.setdefault("axial_axis", slice_axis(ct.affine))
     refine = build_refinement(refinement, **options)
     points = case.load_points(label_set, ct) if case.has_points else None

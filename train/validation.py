@@ -10,7 +10,7 @@ import torch
 
 from pointseg.atomic import write_text
 from pointseg.dataset import Case
-from pointseg.inference import LoadedModel, labels_from_probabilities, predict_volume
+from pointseg.inference import LoadedModel, predict_labels
 from pointseg.metrics import DiceResult, dice_scores
 
 
@@ -18,9 +18,9 @@ def validate_cases(loaded: LoadedModel, cases: list[Case], device: torch.device)
     """Per-case Dice of the model's prediction on each case's CT grid against its ``labels.nii.gz``."""
     scores = {}
     for case in cases:
-        probs, _ = predict_volume(loaded, case.load_ct(), device)
+        pred, _ = predict_labels(loaded, case.load_ct(), device)
         labels = case.load_labels()
-        scores[case.id] = dice_scores(labels_from_probabilities(probs), labels.array, loaded.label_set.num_classes)
+        scores[case.id] = dice_scores(pred, labels.array, loaded.label_set.num_classes)
     return scores
 
 

@@ -78,6 +78,9 @@ def vgg16_features(width: float = 1.0, batch_norm: bool = False) -> nn.Sequentia
 
 
 OUTPUT_STRIDES = (8, 4, 2)
+# Module name of the final fixed upsampling per output stride ("upscore8" as in FCN-8s; "upscore2" is
+# already the first learnable x2 upsampling of the fc7 scores).
+FINAL_UPSAMPLER = {8: "upscore8", 4: "upscore4", 2: "upscore_out2"}
 VGG16_BN_WEIGHTS_FILE = "vgg16_bn-6c64b313.pth"
 
 
@@ -162,7 +165,7 @@ class VGG16FCN8(nn.Module):
         final = bilinear_upsampler(num_classes, output_stride)
         # The final upsampling stays fixed bilinear interpolation (see the module docstring).
         final.weight.requires_grad_(False)
-        self.add_module(f"upscore{output_stride}", final)
+        self.add_module(FINAL_UPSAMPLER[output_stride], final)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.reset_head()
@@ -178,7 +181,7 @@ class VGG16FCN8(nn.Module):
     @property
     def upscore_final(self) -> nn.ConvTranspose2d:
         """The fixed bilinear x``output_stride`` upsampling at the end."""
-        return getattr(self, f"upscore{self.output_stride}")
+        return getattr(self, FINAL_UPSAMPLER[self.output_stride])
 
     def score_layers(self) -> list[nn.Conv2d]:
         names = ("score_fr", "score_pool4", "score_pool3", "score_pool2", "score_pool1")

@@ -276,7 +276,8 @@ def test_output_stride_options_keep_the_input_size(stride, batch_norm):
     with torch.no_grad():
         out = model(torch.rand(2, 1, 45, 70))
     assert out.shape == (2, 4, 45, 70)
-    assert model.upscore_final is getattr(model, f"upscore{stride}")
+    assert model.upscore_final is getattr(model, {8: "upscore8", 4: "upscore4", 2: "upscore_out2"}[stride])
+    assert model.upscore_final is not model.upscore2
     assert model.upscore_final.stride == (stride, stride)
 
 

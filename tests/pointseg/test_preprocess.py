@@ -129,7 +129,9 @@ def test_hdf5_cache_round_trip_and_reuse(box_dataset, tmp_path):
     assert again.geometry.to_json() == stack.geometry.to_json()
     import h5py
     with h5py.File(files[0]) as f:
-        assert f["image"].chunks == (1, 48, 40)
+        assert f["image"].chunks == (1,) + stack.image.shape[1:], "one slice per chunk"
+        assert stack.image.shape[1:] == stack.geometry.size and stack.image.shape[1] >= 48, "whole planes"
+        assert f["body_pixels"].shape == (len(stack.image),)
     mtime = files[0].stat().st_mtime_ns
     cached_stack(case, "coronal", SMALL, LUMBAR, tmp_path / "cache")
     assert files[0].stat().st_mtime_ns == mtime, "an unchanged case is read from the cache"

@@ -6,7 +6,8 @@ from scipy import ndimage
 
 from pointseg.errors import InputError
 from pointseg.metrics import dice_scores
-from pseudo.refine import REFINEMENTS, build_refinement, fill_holes_2d, foreground_box, slice_axis
+from pointseg.bone import fill_holes_2d, foreground_box, keep_clicked_components, slice_axis
+from pseudo.refine import REFINEMENTS, build_refinement
 
 SPACING = (1.5, 1.5, 1.5)
 SHAPE = (40, 40, 64)
@@ -45,7 +46,7 @@ def spine():
 
 
 def test_registry_and_none():
-    assert {"none", "bone_watershed"} <= set(REFINEMENTS)
+    assert {"none", "bone_watershed", "bone_watershed_fused"} <= set(REFINEMENTS)
     labels = np.random.default_rng(0).integers(0, 3, SHAPE).astype(np.uint8)
     out = build_refinement("none")(labels, None, None, None, SPACING)
     assert np.array_equal(out, labels)
@@ -72,11 +73,15 @@ def test_bone_watershed_without_foreground_or_far_from_it(spine):
     empty = build_refinement("bone_watershed")(np.zeros(SHAPE, np.uint8), probs, ct, (np.zeros((0, 3)), np.zeros(0)),
                                                SPACING)
     assert not empty.any()
-    # Bone farther than grow_mm from the fused class is never claimed, even when connected to it.
+    # Bone out of a class's reach is never claimed, even when connected to it: with clicks, reach_mm from
+    # them (L1's click at k = 24, 15 mm = 10 voxels); without clicks, grow_mm beyond the fused mask.
     ct2 = ct.copy()
     ct2[12:28, 12:28, 14:18] = 900  # the disc between 'T12' and L1 turns to bone: one connected block
-    refined = build_refinement("bone_watershed", grow_mm=3.0)(fused, probs, ct2, clicks, SPACING)
-    assert not refined[..., :10].any()
+    refined = build_refinement("bone_watershed", reach_mm=15.0, axial_axis=2)(fused, probs, ct2, clicks, SPACING)
+    assert (refined == 1).any() and not refined[..., :13].any()
+    no_clicks = (np.zeros((0, 3)), np.zeros(0))
+    refined = build_refinement("bone_watershed", grow_mm=3.0, axial_axis=2)(fused, probs, ct2, no_clicks, SPACING)
+    assert (refined == 1).any() and not refined[..., :12].any()
 
 
 def test_helpers_by_hand():
@@ -94,7 +99,6 @@ def test_helpers_by_hand():
 
 
 def test_stray_blobs_without_clicks_are_dropped():
-    from pseudo.refine import keep_clicked_components
 
     labels = np.zeros((10, 10, 10), dtype=np.uint8)
     labels[1:3, 1:3, 1:3] = 1  # clicked

@@ -73,7 +73,7 @@ def test_supervised_losses_by_hand():
     from train.supervised import SUPERVISED_LOSSES
 
     # Two pixels: logits [0, 0] (p = .5, .5) with target 0, and [ln 3, 0] (p = .75, .25) with target 1.
-    logits = torch.tensor([[[[0.0, np.log(3.0)]], [[0.0, 0.0]]]])  # (B=1, C=2, H=1, W=2)
+    logits = torch.tensor([[[[0.0, np.log(3.0)]], [[0.0, 0.0]]]], dtype=torch.float32)  # (B=1, C=2, H=1, W=2)
     target = torch.tensor([[[0, 1]]])
     ce = (-np.log(0.5) - np.log(0.25)) / 2  # 1.0397
     # soft Dice per class over the batch: class 0: 2 * .5 / (1.25 + 1) = .4444; class 1: 2 * .25 / (.75 + 1) = .2857
@@ -92,7 +92,7 @@ def test_reference_learns_more_than_one_class(dataset, tmp_path):
     from pointseg.inference import labels_from_probabilities, load_model, predict_volume
     from pointseg.metrics import dice_scores
 
-    run = train_supervised(dataset, "labels", tmp_path / "ref", profile="tiny", seed=0, epochs=1, steps_per_epoch=150,
+    run = train_supervised(dataset, "labels", tmp_path / "ref", profile="tiny", seed=0, epochs=1, steps_per_epoch=400,
                            val_every=0)
     loaded = load_model(run)
     case = next(c for c in discover_cases(dataset) if c.id == "phantom_000")

@@ -1,0 +1,225 @@
+"""Bone-aware relabelling of a coarse label map on the CT: where each class ends is where bone ends.
+
+:class:`BoneWatershed` takes a label map that says roughly *which* structure is where (fused planar
+predictions, or a supervised model's output), its class probabilities and the CT, and re-draws every
+class's boundary on the image:
+
+1. bone = the CT smoothed with a small Gaussian above ``bone_hu``, closed by ``close_mm`` and with the
+   holes of every axial slice filled (the marrow inside the cortical shell is often below the threshold,
+   and in older patients the shell itself is thin and broken by noise);
+2. each class keeps its connected components that hold one of its clicks (the largest when it has no
+   click), and may only take bone within ``reach_mm`` of its own clicks (a vertebra's size), or, without
+   clicks, within ``grow_mm`` of where the coarse map put it — so a vertebra nobody clicked (a T12 above
+   L1, the sacrum below L5) is not handed to its clicked neighbour, and a level mistake of the networks
+   cannot carry a class to the next vertebra;
+3. seeds: every click (a small ball, bone or not), and the coarse map's confident bone voxels within
+   ``seed_mm`` of the class's clicks and inside bone components that hold one of its clicks (so a vessel
+   with contrast next to a vertebral body seeds nothing); bone out of every class's reach and the
+   background clicks seed the background;
+4. a marker-based watershed (scikit-image) on the gradient magnitude of the smoothed CT floods the bone
+   from the seeds, so neighbouring vertebrae meet where the image has an edge (the disc, the facet joint)
+   rather than where a coarse network output switched, and the soft tissue that the coarse map spilled
+   into (in front of the vertebral bodies) is dropped;
+5. per class, holes are filled in 3D and in every axial slice.
+
+Bone left unreached by any class seed stays background. Only a box around the remaining foreground
+(plus ``grow_mm``) is processed, so the time depends on the spine, not on the size of the scan.
+:mod:`pointseg.pseudo.refine` registers it as a pseudo-mask refinement; supervised runs use it as their
+post-processing (without clicks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from skimage.segmentation import watershed
+
+from pointseg.errors import InputError
+from pointseg.morphology import ellipsoid_element
+
+
+def foreground_box(mask: np.ndarray, margin: tuple[int, ...]) -> tuple[slice, ...] | None:
+    """The bounding box of ``mask`` grown by ``margin`` voxels per axis and clipped to the array; None if empty."""
+    if not mask.any():
+        return None
+    box = []
+    for axis, pad in enumerate(margin):
+        other = tuple(a for a in range(mask.ndim) if a != axis)
+        present = np.flatnonzero(mask.any(axis=other))
+        box.append(slice(max(int(present[0]) - pad, 0), min(int(present[-1]) + pad + 1, mask.shape[axis])))
+    return tuple(box)
+
+
+def slice_axis(affine: np.ndarray) -> int:
+    """The array axis closest to the patient's superior-inferior direction."""
+    directions = np.abs(affine[:3, :3] / np.linalg.norm(affine[:3, :3], axis=0))
+    return int(np.argmax(directions[2]))
+
+
+def keep_clicked_components(labels: np.ndarray, click_vox: np.ndarray, ids: np.ndarray, num_classes: int) -> np.ndarray:
+    """Per class, the connected components of ``labels == c`` that hold a click of c (the largest when none
+    does); stray blobs far from the spine are dropped before anything else looks at them."""
+    out = np.zeros_like(labels)
+    boxes = ndimage.find_objects(labels, max_label=num_classes - 1)
+    for c, box in enumerate(boxes, start=1):
+        if box is None:
+            continue
+        components, count = ndimage.label(labels[box] == c)
+        offset = np.array([s.start for s in box])
+        stop = np.array([s.stop for s in box])
+        local = click_vox[(ids == c) & np.all((click_vox >= offset) & (click_vox < stop), axis=1)] - offset
+        keep = set(int(v) for v in components[tuple(local.T)] if v > 0) if len(local) else set()
+        if not keep and count:
+            keep = {int(np.argmax(np.bincount(components.ravel())[1:])) + 1}
+        region = out[box]
+        region[np.isin(components, list(keep))] = c
+    return out
+
+
+def fill_holes_2d(mask: np.ndarray, axis: int) -> np.ndarray:
+    """Fill holes in every 2D slice of ``mask`` taken across ``axis``."""
+    out = np.moveaxis(mask.copy(), axis, 0)
+    for n in range(out.shape[0]):
+        if out[n].any():
+            out[n] = ndimage.binary_fill_holes(out[n])
+    return np.moveaxis(out, 0, axis)
+
+
+class BoneWatershed:
+    """Seeded watershed of the coarse classes on the CT's bone (see the module docstring).
+
+    ``BoneWatershed(**params)(labels, probs, ct, clicks, spacing) -> labels``: ``labels`` (I, J, K) uint8,
+    ``probs`` indexable like (I, J, K, C), ``ct`` (I, J, K) HU, ``clicks`` ((N, 3) voxel indices, (N,) class
+    ids; may be empty), ``spacing`` mm per axis.
+
+    Args:
+        bone_hu: HU above which the smoothed CT counts as bone.
+        close_mm: morphological closing of the bone mask before its holes are filled (bridges a thin,
+            noisy cortical shell); 0 switches it off.
+        reach_mm: a clicked class may only take bone within this distance of its own clicks (None: the
+            fused mask grown by ``grow_mm`` decides, as it does for classes without clicks).
+        grow_mm: how far (mm) a class without clicks may extend beyond the coarse mask.
+        confident: probability above which a bone voxel of the coarse mask seeds its class.
+        seed_mm: a clicked class is only seeded by the coarse mask within this distance of its own clicks
+            (None: anywhere); the clicks themselves always seed.
+        far_mm: when given, bone that the coarse mask gives to a class but that lies farther than this from
+            all of the class's clicks seeds the background (a T12 the networks call L1).
+        click_mm: radius of the ball each click seeds, bone or not.
+        fusion_seeds: False seeds the classes by their clicks alone.
+        sigma_mm: Gaussian smoothing of the CT before thresholding and the gradient.
+        axial_axis: the array axis of axial slices for 2D hole filling (set by the callers from the affine).
+
+    The defaults were chosen on 3 phantoms and the two real scans of ``benchmarks/real_ct.py``.
+    """
+
+    def __init__(self, bone_hu: float = 150.0, grow_mm: float = 6.0, confident: float = 0.6, sigma_mm: float = 0.5,
+                 axial_axis: int | None = None, seed_mm: float | None = 10.0, far_mm: float | None = None,
+                 reach_mm: float | None = 40.0, fusion_seeds: bool = True, click_mm: float = 2.0,
+                 close_mm: float = 2.0):
+        if not (np.isfinite(grow_mm) and grow_mm >= 0 and 0 < confident <= 1 and sigma_mm >= 0 and close_mm >= 0):
+            raise InputError(f"bone_watershed needs grow_mm >= 0, 0 < confident <= 1, sigma_mm >= 0, close_mm >= 0; "
+                             f"got grow_mm={grow_mm}, confident={confident}, sigma_mm={sigma_mm}, close_mm={close_mm}")
+        self.bone_hu = float(bone_hu)
+        self.grow_mm = float(grow_mm)
+        self.confident = float(confident)
+        self.sigma_mm = float(sigma_mm)
+        self.axial_axis = axial_axis
+        self.seed_mm = seed_mm
+        self.far_mm = far_mm
+        self.reach_mm = reach_mm
+        self.fusion_seeds = fusion_seeds
+        self.click_mm = float(click_mm)
+        self.close_mm = float(close_mm)
+
+    def __call__(self, labels, probs, ct, clicks, spacing):
+        labels = np.asarray(labels, dtype=np.uint8)
+        spacing = [float(s) for s in spacing]
+        ijk, ids = clicks
+        num_classes = int(np.shape(probs)[-1])
+        foreground = labels > 0
+        click_vox = np.clip(np.rint(np.asarray(ijk, dtype=np.float64)).astype(np.int64).reshape(-1, 3), 0,
+                            np.array(labels.shape) - 1)
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        labels = keep_clicked_components(labels, click_vox, ids, num_classes)
+        foreground = labels > 0
+        seeds_mask = foreground.copy()
+        seeds_mask[tuple(click_vox[ids > 0].T)] = True
+        margin = tuple(int(np.ceil((max(self.grow_mm, self.reach_mm or 0) + 3 * self.sigma_mm) / s)) + 2 for s in spacing)
+        box = foreground_box(seeds_mask, margin)
+        out = np.zeros_like(labels)
+        if box is None:
+            return out
+        local_labels = labels[box]
+        local_probs = np.asarray(probs[box], dtype=np.float32)
+        hu = ndimage.gaussian_filter(np.asarray(ct[box], dtype=np.float32), [self.sigma_mm / s for s in spacing])
+        bone = hu > self.bone_hu
+        if self.close_mm > 0:  # bridge gaps in a thin, noisy cortical shell before filling what it encloses
+            bone = ndimage.binary_closing(bone, structure=ellipsoid_element(self.close_mm, spacing), border_value=0)
+        if self.axial_axis is not None:  # the marrow inside the cortical shell
+            bone = fill_holes_2d(bone, self.axial_axis)
+
+        # Markers: 1..C-1 the classes, C the background (mapped back to 0 at the end).
+        markers = np.zeros(local_labels.shape, dtype=np.int32)
+        allowed = np.zeros(local_labels.shape, dtype=bool)
+        grow = ellipsoid_element(self.grow_mm, spacing)
+        components, _ = ndimage.label(bone, structure=ndimage.generate_binary_structure(3, 3))
+        offset = np.array([s.start for s in box])
+        local_clicks = click_vox - offset
+        inside = np.all((local_clicks >= 0) & (local_clicks < np.array(local_labels.shape)), axis=1)
+        local_clicks, local_ids = local_clicks[inside], ids[inside]
+        for c in range(1, num_classes):
+            fused = local_labels == c
+            own = local_clicks[local_ids == c]
+            anchored = self.reach_mm is not None and len(own) > 0
+            if anchored:  # a clicked class reaches as far from its clicks as a vertebra does
+                near = np.ones(local_labels.shape, dtype=bool)
+                near[tuple(own.T)] = False
+                allowed |= ndimage.distance_transform_edt(near, sampling=spacing) <= self.reach_mm
+            if not fused.any():
+                continue
+            if not anchored:  # without clicks: as far as grow_mm beyond where the coarse map put it
+                allowed |= ndimage.binary_dilation(fused, structure=grow) if self.grow_mm > 0 else fused
+            seeds = fused & bone & (local_probs[..., c] >= self.confident)
+            if not self.fusion_seeds:
+                seeds[...] = False
+            if len(own) and self.seed_mm is not None:  # seeds only near the class's own clicks
+                near = np.ones(local_labels.shape, dtype=bool)
+                near[tuple(own.T)] = False
+                distance = ndimage.distance_transform_edt(near, sampling=spacing)
+                seeds &= distance <= self.seed_mm
+                if self.far_mm is not None:
+                    markers[fused & bone & (distance > self.far_mm)] = num_classes
+            clicked = {int(v) for v in components[tuple(own.T)] if v > 0}
+            if clicked:  # bone apart from every click of c (a vessel with contrast, a rib) seeds nothing
+                seeds &= np.isin(components, list(clicked))
+            markers[seeds] = c
+        # Bone farther than grow_mm from every fused class, and the background clicks, seed the background.
+        markers[bone & ~allowed] = num_classes
+        markers[~bone] = 0
+        # Every click seeds its class in a small ball, bone or not (a click in pale marrow still counts).
+        ball = ellipsoid_element(self.click_mm, spacing)
+        for c in np.unique(local_ids):
+            spot = np.zeros(local_labels.shape, dtype=bool)
+            spot[tuple(local_clicks[local_ids == c].T)] = True
+            spot = ndimage.binary_dilation(spot, structure=ball)
+            markers[spot] = c if c > 0 else num_classes
+        mask = bone | (markers > 0)
+        elevation = ndimage.gaussian_gradient_magnitude(np.asarray(ct[box], dtype=np.float32),
+                                                        [max(self.sigma_mm, 0.5) / s for s in spacing])
+        flooded = watershed(elevation, markers, mask=mask)
+        flooded[flooded == num_classes] = 0
+
+        axial = self.axial_axis
+        local_out = np.zeros(local_labels.shape, dtype=np.uint8)
+        for c in range(1, num_classes):
+            mask = flooded == c
+            if not mask.any():
+                continue
+            mask = ndimage.binary_fill_holes(mask)
+            if axial is not None:
+                mask = fill_holes_2d(mask, axial)
+            local_out[mask & (local_out == 0)] = c
+        out[box] = local_out
+        return out
+
+
