@@ -349,7 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default=None, help="fusion strategy (mean, weighted, vote, axial_foreground, geometric)")
     p.add_argument("--refinement", default="bone_watershed",
                    help="image-guided refinement after fusion: bone_watershed (default: re-draws each vertebra's "
-                        "boundary on the CT's bone, seeded by the clicks and confident fused voxels) or none")
+                        "boundary on the CT's bone within a vertebra's reach of its clicks, seeded by the clicks and "
+                        "the confident fused voxels near them), bone_watershed_fused (the fusion decides where each "
+                        "class may go) or none")
     p.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick", help="profile of missing models")
     p.add_argument("--seed", type=int, default=0, help="random seed of missing models")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

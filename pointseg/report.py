@@ -476,6 +476,8 @@ def _plot_dice_wi(table: dict, paper: dict) -> bytes:
         heights = [v if v is not None else 0.0 for v in values]
         bars = ax.bar(x + offset, heights, width, color=color, label=label)
         for bar, value in zip(bars, values):
+            if value is None and label != "ours":
+                continue  # the paper and 0.1.0 have no training-case rows
             text = "n/a" if value is None else f"{value:.2f}"
             ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
                         textcoords="offset points", ha="center", va="bottom", fontsize=7)
@@ -485,7 +487,7 @@ def _plot_dice_wi(table: dict, paper: dict) -> bytes:
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("Dice$_{wi}$")
     ax.set_title("Table 1: Dice$_{wi}$ per model: ours, before, paper", fontsize=11)
-    ax.legend(loc="upper left", frameon=False, fontsize=8, ncols=3)
+    ax.legend(loc="upper right", frameon=False, fontsize=8, ncols=3)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#eeeeee")
     ax.set_axisbelow(True)
