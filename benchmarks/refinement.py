@@ -103,11 +103,11 @@ def main() -> None:
     ids = [c.id for c in cases]
     print(f"\nPseudo-mask Dice_wi on the annotated phantoms {ids} ({args.clicks} clicks per vertebra, "
           f"{args.profile} planar models, the same planar predictions for every refinement)")
-    print(f"{'refinement':16s} " + " ".join(f"{i:>12s}" for i in ids) + f" {'mean':>7s} {'/ none':>7s} {'refine s':>9s}")
+    print(f"{'refinement':22s} " + " ".join(f"{i:>12s}" for i in ids) + f" {'mean':>7s} {'/ none':>7s} {'refine s':>9s}")
     base = float(np.mean(list(scores["none"].values())))
     for name in REFINEMENTS:
         mean = float(np.mean(list(scores[name].values())))
-        print(f"{name:16s} " + " ".join(f"{scores[name][i]:12.3f}" for i in ids)
+        print(f"{name:22s} " + " ".join(f"{scores[name][i]:12.3f}" for i in ids)
               + f" {mean:7.3f} {mean / base if base else float('nan'):7.2f} {seconds[name]:9.1f}")
 
 
