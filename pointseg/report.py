@@ -535,8 +535,8 @@ def _plot_efficiency(efficiency: list[dict], reference: float | None, paper: dic
     clicks = np.array([float(p["clicks_per_vertebra"]) for p in points])
     fig = _new_figure(7.0, 4.2)
     ax = fig.add_subplot()
-    for key, color, label, marker, dy in (("pseudo_dice_wi", PSEUDO_COLOR, "pseudo-mask", "o", -13),
-                                          ("result_dice_wi", RESULT_COLOR, "result", "s", 6)):
+    for key, color, label, marker, dy in (("pseudo_dice_wi", PSEUDO_COLOR, "pseudo-mask (annotated cases)", "o", 6),
+                                          ("result_dice_wi", RESULT_COLOR, "result (test cases)", "s", -13)):
         ys = np.array([np.nan if _finite(p.get(key)) is None else _finite(p.get(key)) for p in points])
         if np.isfinite(ys).any():
             keep = np.isfinite(ys)
@@ -545,7 +545,7 @@ def _plot_efficiency(efficiency: list[dict], reference: float | None, paper: dic
                 ax.annotate(f"{cy:.2f}", (cx, cy), xytext=(0, dy), textcoords="offset points", ha="center",
                             fontsize=8, color=color, bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
     if reference is not None:
-        ax.axhline(reference, color="black", linestyle="--", linewidth=1.2, label=f"reference, full masks ({reference:.2f})")
+        ax.axhline(reference, color="black", linestyle="--", linewidth=1.2, label=f"reference, full masks, test cases ({reference:.2f})")
     paper_result = _finite(paper.get("result"))
     if paper_result is not None:
         ax.axhline(paper_result, color=PAPER_COLOR, linestyle=":", linewidth=1.2,
