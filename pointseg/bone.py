@@ -88,9 +88,9 @@ def fill_holes_2d(mask: np.ndarray, axis: int) -> np.ndarray:
 class BoneWatershed:
     """Seeded watershed of the coarse classes on the CT's bone (see the module docstring).
 
-    ``BoneWatershed(**params)(labels, probs, ct, clicks, spacing) -> labels``: ``labels`` (I, J, K) uint8,
-    ``probs`` indexable like (I, J, K, C), ``ct`` (I, J, K) HU, ``clicks`` ((N, 3) voxel indices, (N,) class
-    ids; may be empty), ``spacing`` mm per axis.
+    ``BoneWatershed(**params)(labels, probs, ct, clicks) -> labels``: ``labels`` (I, J, K) uint8, ``probs``
+    indexable like (I, J, K, C), ``ct`` the CT :class:`~pointseg.volume.Volume` (HU; its affine gives the
+    spacing and the axial slices), ``clicks`` ((N, 3) voxel indices, (N,) class ids; may be empty).
 
     Args:
         bone_hu: HU above which the smoothed CT counts as bone.
@@ -105,17 +105,16 @@ class BoneWatershed:
         far_mm: when given, bone that the coarse mask gives to a class but that lies farther than this from
             all of the class's clicks seeds the background (a T12 the networks call L1).
         click_mm: radius of the ball each click seeds, bone or not.
-        fusion_seeds: False seeds the classes by their clicks alone.
         sigma_mm: Gaussian smoothing of the CT before thresholding and the gradient.
-        axial_axis: the array axis of axial slices for 2D hole filling (set by the callers from the affine).
+        axial_axis: the array axis of axial slices for 2D hole filling (None: the one closest to the CT's
+            superior-inferior direction).
 
     The defaults were chosen on 3 phantoms and the two real scans of ``benchmarks/real_ct.py``.
     """
 
     def __init__(self, bone_hu: float = 150.0, grow_mm: float = 6.0, confident: float = 0.6, sigma_mm: float = 0.5,
                  axial_axis: int | None = None, seed_mm: float | None = 10.0, far_mm: float | None = None,
-                 reach_mm: float | None = 40.0, fusion_seeds: bool = True, click_mm: float = 2.0,
-                 close_mm: float = 2.0):
+                 reach_mm: float | None = 40.0, click_mm: float = 2.0, close_mm: float = 2.0):
         if not (np.isfinite(grow_mm) and grow_mm >= 0 and 0 < confident <= 1 and sigma_mm >= 0 and close_mm >= 0):
             raise InputError(f"bone_watershed needs grow_mm >= 0, 0 < confident <= 1, sigma_mm >= 0, close_mm >= 0; "
                              f"got grow_mm={grow_mm}, confident={confident}, sigma_mm={sigma_mm}, close_mm={close_mm}")
@@ -127,22 +126,20 @@ class BoneWatershed:
         self.seed_mm = seed_mm
         self.far_mm = far_mm
         self.reach_mm = reach_mm
-        self.fusion_seeds = fusion_seeds
         self.click_mm = float(click_mm)
         self.close_mm = float(close_mm)
 
-    def __call__(self, labels, probs, ct, clicks, spacing):
+    def __call__(self, labels, probs, ct, clicks):
         labels = np.asarray(labels, dtype=np.uint8)
-        spacing = [float(s) for s in spacing]
+        spacing = [float(v) for v in ct.spacing]
+        axial = self.axial_axis if self.axial_axis is not None else slice_axis(ct.affine)
         ijk, ids = clicks
         num_classes = int(np.shape(probs)[-1])
-        foreground = labels > 0
         click_vox = np.clip(np.rint(np.asarray(ijk, dtype=np.float64)).astype(np.int64).reshape(-1, 3), 0,
                             np.array(labels.shape) - 1)
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         labels = keep_clicked_components(labels, click_vox, ids, num_classes)
-        foreground = labels > 0
-        seeds_mask = foreground.copy()
+        seeds_mask = labels > 0
         seeds_mask[tuple(click_vox[ids > 0].T)] = True
         margin = tuple(int(np.ceil((max(self.grow_mm, self.reach_mm or 0) + 3 * self.sigma_mm) / s)) + 2 for s in spacing)
         box = foreground_box(seeds_mask, margin)
@@ -151,12 +148,12 @@ class BoneWatershed:
             return out
         local_labels = labels[box]
         local_probs = np.asarray(probs[box], dtype=np.float32)
-        hu = ndimage.gaussian_filter(np.asarray(ct[box], dtype=np.float32), [self.sigma_mm / s for s in spacing])
+        local_ct = np.asarray(ct.array[box], dtype=np.float32)
+        hu = ndimage.gaussian_filter(local_ct, [self.sigma_mm / s for s in spacing])
         bone = hu > self.bone_hu
         if self.close_mm > 0:  # bridge gaps in a thin, noisy cortical shell before filling what it encloses
             bone = ndimage.binary_closing(bone, structure=ellipsoid_element(self.close_mm, spacing), border_value=0)
-        if self.axial_axis is not None:  # the marrow inside the cortical shell
-            bone = fill_holes_2d(bone, self.axial_axis)
+        bone = fill_holes_2d(bone, axial)  # the marrow inside the cortical shell
 
         # Markers: 1..C-1 the classes, C the background (mapped back to 0 at the end).
         markers = np.zeros(local_labels.shape, dtype=np.int32)
@@ -170,30 +167,29 @@ class BoneWatershed:
         for c in range(1, num_classes):
             fused = local_labels == c
             own = local_clicks[local_ids == c]
-            anchored = self.reach_mm is not None and len(own) > 0
-            if anchored:  # a clicked class reaches as far from its clicks as a vertebra does
+            # distance (mm) to the class's nearest click, for its reach and where it may be seeded
+            distance = None
+            if len(own):
                 near = np.ones(local_labels.shape, dtype=bool)
                 near[tuple(own.T)] = False
-                allowed |= ndimage.distance_transform_edt(near, sampling=spacing) <= self.reach_mm
+                distance = ndimage.distance_transform_edt(near, sampling=spacing)
+            anchored = self.reach_mm is not None and distance is not None
+            if anchored:  # a clicked class reaches as far from its clicks as a vertebra does
+                allowed |= distance <= self.reach_mm
             if not fused.any():
                 continue
             if not anchored:  # without clicks: as far as grow_mm beyond where the coarse map put it
                 allowed |= ndimage.binary_dilation(fused, structure=grow) if self.grow_mm > 0 else fused
             seeds = fused & bone & (local_probs[..., c] >= self.confident)
-            if not self.fusion_seeds:
-                seeds[...] = False
-            if len(own) and self.seed_mm is not None:  # seeds only near the class's own clicks
-                near = np.ones(local_labels.shape, dtype=bool)
-                near[tuple(own.T)] = False
-                distance = ndimage.distance_transform_edt(near, sampling=spacing)
+            if distance is not None and self.seed_mm is not None:  # seeds only near the class's own clicks
                 seeds &= distance <= self.seed_mm
-                if self.far_mm is not None:
-                    markers[fused & bone & (distance > self.far_mm)] = num_classes
+            if distance is not None and self.far_mm is not None:
+                markers[fused & bone & (distance > self.far_mm)] = num_classes
             clicked = {int(v) for v in components[tuple(own.T)] if v > 0}
             if clicked:  # bone apart from every click of c (a vessel with contrast, a rib) seeds nothing
                 seeds &= np.isin(components, list(clicked))
             markers[seeds] = c
-        # Bone farther than grow_mm from every fused class, and the background clicks, seed the background.
+        # Bone out of every class's reach, and the background clicks (below), seed the background.
         markers[bone & ~allowed] = num_classes
         markers[~bone] = 0
         # Every click seeds its class in a small ball, bone or not (a click in pale marrow still counts).
@@ -204,20 +200,16 @@ class BoneWatershed:
             spot = ndimage.binary_dilation(spot, structure=ball)
             markers[spot] = c if c > 0 else num_classes
         mask = bone | (markers > 0)
-        elevation = ndimage.gaussian_gradient_magnitude(np.asarray(ct[box], dtype=np.float32),
-                                                        [max(self.sigma_mm, 0.5) / s for s in spacing])
+        elevation = ndimage.gaussian_gradient_magnitude(local_ct, [max(self.sigma_mm, 0.5) / s for s in spacing])
         flooded = watershed(elevation, markers, mask=mask)
         flooded[flooded == num_classes] = 0
 
-        axial = self.axial_axis
         local_out = np.zeros(local_labels.shape, dtype=np.uint8)
         for c in range(1, num_classes):
             mask = flooded == c
             if not mask.any():
                 continue
-            mask = ndimage.binary_fill_holes(mask)
-            if axial is not None:
-                mask = fill_holes_2d(mask, axial)
+            mask = fill_holes_2d(ndimage.binary_fill_holes(mask), axial)
             local_out[mask & (local_out == 0)] = c
         out[box] = local_out
         return out

@@ -188,10 +188,9 @@ class BonePostprocessing:
     (:class:`pointseg.bone.BoneWatershed` without clicks)."""
 
     def __call__(self, labels: np.ndarray, probs: np.ndarray, ct: Volume, num_classes: int) -> np.ndarray:
-        from pointseg.bone import BoneWatershed, slice_axis
+        from pointseg.bone import BoneWatershed
 
-        no_clicks = (np.zeros((0, 3)), np.zeros(0, dtype=np.int64))
-        return BoneWatershed(axial_axis=slice_axis(ct.affine))(labels, probs, ct.array, no_clicks, ct.spacing)
+        return BoneWatershed()(labels, probs, ct, (np.zeros((0, 3)), np.zeros(0, dtype=np.int64)))
 
 
 def predict_labels(

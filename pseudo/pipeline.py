@@ -1,7 +1,7 @@
 """Building pseudo-masks for a dataset: predict with the three planar models, fuse, smooth, write.
 
-For every case with ``points.csv``: each planar model predicts the case (the crop centred on its clicks,
-as in training) and its class probabilities are brought to the CT's own grid one class at a time and
+For every case with ``points.csv``: each planar model predicts the case (whole slices,
+so the result does not depend on where the clicks are) and its class probabilities are brought to the CT's own grid one class at a time and
 kept in float16 HDF5 (``<case>/planar_probabilities.h5``, one dataset per axis). The fusion then runs
 slab by slab along the last array axis, so memory stays a small multiple of the CT. The fused
 probabilities go to ``<case>/pseudo_probabilities.h5``; their arg-max is refined on the CT
@@ -28,7 +28,7 @@ from pointseg.preprocess import AXES
 from pointseg.progress import progress, say
 from pointseg.volume import Volume, write_nifti
 from pseudo.fusion import DEFAULT_FUSION, build_fusion
-from pseudo.refine import DEFAULT_REFINEMENT, build_refinement, slice_axis
+from pseudo.refine import DEFAULT_REFINEMENT, build_refinement
 from pseudo.smoothing import smooth_labels
 
 PLANAR_FILE = "planar_probabilities.h5"
@@ -95,13 +95,11 @@ def fuse_probabilities(planar: Path, fused: Path, strategy: str, slab: int = 4, 
 def refine_case(case: Case, labels: np.ndarray, ct: Volume, label_set: LabelSet, refinement: str = DEFAULT_REFINEMENT,
                 **options) -> np.ndarray:
     """The fused ``labels`` of ``case`` refined on its CT by the refinement named ``refinement``."""
-    if refinement.startswith("bone_watershed"):
-        options.setdefault("axial_axis", slice_axis(ct.affine))
     refine = build_refinement(refinement, **options)
     points = case.load_points(label_set, ct) if case.has_points else None
     clicks = (points.ijk, points.label_ids(label_set)) if points is not None else (np.zeros((0, 3)), np.zeros(0))
     with h5py.File(case.dir / FUSED_FILE, "r") as f:
-        return refine(labels, f["probabilities"], ct.array, clicks, ct.spacing)
+        return refine(labels, f["probabilities"], ct, clicks)
 
 
 def fuse_case(

@@ -2,14 +2,13 @@
 where bone ends.
 
 Every refinement is a small class registered by name in :data:`REFINEMENTS` and called as
-``refinement(labels, probs, ct, clicks, spacing) -> labels`` where
+``refinement(labels, probs, ct, clicks) -> labels`` where
 
 - ``labels``: (I, J, K) uint8 arg-max of the fused probabilities on the CT's own grid;
 - ``probs``: the fused probabilities, anything indexable like an (I, J, K, C) array (a NumPy array or the
   h5py dataset of ``pseudo_probabilities.h5``; only the region around the foreground is read);
-- ``ct``: (I, J, K) HU array on the same grid;
-- ``clicks``: (N, 3) voxel indices ``(i, j, k)`` and (N,) class ids of the case's clicks;
-- ``spacing``: mm per array axis.
+- ``ct``: the CT, a :class:`~pointseg.volume.Volume` (HU) on the same grid, with its affine;
+- ``clicks``: (N, 3) voxel indices ``(i, j, k)`` and (N,) class ids of the case's clicks.
 
 It returns a new (I, J, K) uint8 label map. The smoothing and per-class cleanup of
 :mod:`pseudo.smoothing` run after it.
@@ -25,18 +24,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from pointseg.bone import BoneWatershed, slice_axis
+from pointseg.bone import BoneWatershed
 from pointseg.registry import Registry
+from pointseg.volume import Volume
 
 REFINEMENTS: Registry = Registry("refinement")
 DEFAULT_REFINEMENT = "bone_watershed"
 
 
 class Refinement:
-    """Base of the refinements: ``refinement(labels, probs, ct, clicks, spacing) -> labels``."""
+    """Base of the refinements: ``refinement(labels, probs, ct, clicks) -> labels``."""
 
-    def __call__(self, labels: np.ndarray, probs, ct: np.ndarray, clicks: tuple[np.ndarray, np.ndarray],
-                 spacing) -> np.ndarray:
+    def __call__(self, labels: np.ndarray, probs, ct: Volume, clicks: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -48,7 +47,7 @@ build_refinement = REFINEMENTS.build
 class NoRefinement(Refinement):
     """The fused labels as they are."""
 
-    def __call__(self, labels, probs, ct, clicks, spacing):
+    def __call__(self, labels, probs, ct, clicks):
         return np.asarray(labels, dtype=np.uint8)
 
 
@@ -67,4 +66,4 @@ class BoneWatershedFromFusion(BoneWatershed):
 
 
 __all__ = ["DEFAULT_REFINEMENT", "REFINEMENTS", "BoneWatershed", "BoneWatershedFromFusion", "NoRefinement",
-           "Refinement", "build_refinement", "register_refinement", "slice_axis"]
+           "Refinement", "build_refinement", "register_refinement"]

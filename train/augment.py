@@ -19,16 +19,17 @@ from torchvision.transforms import v2
 
 
 def crop_window(
-    center: tuple[float, float], size: tuple[int, int], shape: tuple[int, int], rng: np.random.Generator,
+    center: tuple[float, float], size: tuple[int, int], shape: tuple[int, int], rng: np.random.Generator | None,
     jitter: float = 0.25,
 ) -> tuple[int, int]:
-    """Top-left ``(row, col)`` of a ``size`` window around ``center`` moved by up to ``jitter * size``.
+    """Top-left ``(row, col)`` of a ``size`` window around ``center`` moved by up to ``jitter * size``
+    (``rng`` None: not moved).
 
     The window is kept inside ``shape`` (which must be at least ``size``; stacks are padded to it).
     """
     start = []
     for c, s, n in zip(center, size, shape):
-        shift = rng.uniform(-jitter, jitter) * s
+        shift = rng.uniform(-jitter, jitter) * s if rng is not None else 0.0
         start.append(int(np.clip(round(c + shift - s / 2.0), 0, max(n - s, 0))))
     return start[0], start[1]
 

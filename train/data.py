@@ -81,10 +81,7 @@ class PlanarSlices:
         else:
             center = stack.points[:, 1:].mean(axis=0)
         shape = stack.image.shape[1:]
-        if rng is not None:
-            row, col = crop_window(tuple(center), self.size, shape, rng)
-        else:
-            row, col = crop_window(tuple(center), self.size, shape, np.random.default_rng(0), jitter=0.0)
+        row, col = crop_window(tuple(center), self.size, shape, rng)
         height, width = self.size
         offset = np.array([0.0, row, col])
         mask = semi_mask(
