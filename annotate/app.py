@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from annotate.reader import opens, read_path
+from pointseg.annotate.reader import opens, read_path
 from pointseg.errors import InputError
+from pointseg.labels import get_label_set
 
 
 def load_layers(path: str | os.PathLike, labels: str = "lumbar") -> list[tuple]:
@@ -20,8 +21,7 @@ def load_layers(path: str | os.PathLike, labels: str = "lumbar") -> list[tuple]:
     if not opens(path):
         raise InputError("not a case folder (with ct.nii.gz), a CT file (.nii, .nii.gz, .nrrd, .mha) "
                          "or a DICOM series folder", path)
-    os.environ["POINTSEG_LABELS"] = labels  # the reader, also when napari calls it, uses this label set
-    return read_path(path)
+    return read_path(path, label_set=get_label_set(labels))
 
 
 def preload_training() -> None:
@@ -30,13 +30,14 @@ def preload_training() -> None:
     *Build pseudo-mask* needs them in its worker thread; importing a large extension module there holds
     the interpreter lock for seconds and would freeze the viewer once, at the first build.
     """
-    from annotate.widget import keep_triton_out
+    from pointseg.annotate.build_panel import keep_triton_out
 
     keep_triton_out()
     import torch._dynamo  # noqa: F401  (the optimiser imports it lazily)
 
-    import pseudo.pipeline  # noqa: F401
-    import train.planar  # noqa: F401
+    import pointseg.annotate.build  # noqa: F401
+    import pointseg.pseudo.pipeline  # noqa: F401
+    import pointseg.train.planar  # noqa: F401
 
 
 def open_annotation(path: str | os.PathLike | None = None, viewer=None, labels: str = "lumbar",
@@ -46,7 +47,7 @@ def open_annotation(path: str | os.PathLike | None = None, viewer=None, labels: 
     import napari
     from napari.layers import Layer
 
-    from annotate.widget import AnnotationWidget
+    from pointseg.annotate.widget import AnnotationWidget
 
     if layers is None:
         layers = load_layers(path, labels) if path is not None else []

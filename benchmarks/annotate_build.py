@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--screenshot", default="out/screenshots/annotate_pseudo.png")
     args = parser.parse_args()
 
-    from annotate.app import open_annotation, preload_training
+    from pointseg.annotate.app import open_annotation, preload_training
 
     preload_training()  # as pointseg annotate does before its window opens
     import napari

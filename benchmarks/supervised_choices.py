@@ -23,7 +23,7 @@ from pointseg.dataset import discover_cases
 from pointseg.evaluation import evaluate_run
 from pointseg.labels import get_label_set
 from pointseg.synthetic import write_phantoms
-from train.supervised import train_supervised
+from pointseg.train.supervised import train_supervised
 
 PAPER_LIKE = dict(batch_norm=False, output_stride=8, dropout=0.5, augment=False)
 VARIANTS: dict[str, dict] = {

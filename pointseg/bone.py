@@ -24,7 +24,7 @@ class's boundary on the image:
 
 Bone left unreached by any class seed stays background. Only a box around the remaining foreground
 (plus ``grow_mm``) is processed, so the time depends on the spine, not on the size of the scan.
-:mod:`pseudo.refine` registers it as a pseudo-mask refinement; supervised runs use it as their
+:mod:`pointseg.pseudo.refine` registers it as a pseudo-mask refinement; supervised runs use it as their
 post-processing (without clicks).
 """
 

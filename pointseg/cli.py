@@ -17,6 +17,7 @@ from typing import Sequence
 
 from pointseg import __version__
 from pointseg.errors import InputError, PointsegError
+from pointseg.runs import SUPERVISED_TARGETS
 
 
 # --------------------------------------------------------------------------------------------- commands
@@ -133,7 +134,7 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
 
 
 def cmd_train_planar(args: argparse.Namespace) -> int:
-    from train.planar import train_planar
+    from pointseg.train.planar import train_planar
 
     run = train_planar(
         args.dataset, args.axis, args.out, profile=args.profile, seed=args.seed, resume=args.resume,
@@ -148,9 +149,10 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     from pointseg.dataset import discover_cases
     from pointseg.inference import resolve_device
     from pointseg.labels import get_label_set
-    from pseudo.fusion import DEFAULT_FUSION
-    from pseudo.pipeline import SmoothingConfig, ensure_planar_models, fuse_cases
-    from pseudo.refine import build_refinement
+    from pointseg.pseudo.fusion import DEFAULT_FUSION
+    from pointseg.pseudo.pipeline import SmoothingConfig, fuse_cases
+    from pointseg.train.planar import ensure_planar_models
+    from pointseg.pseudo.refine import build_refinement
 
     dataset = Path(args.dataset)
     runs = Path(args.runs) if args.runs else dataset / "planar-runs"
@@ -168,14 +170,15 @@ def cmd_fuse(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from train.supervised import train_supervised
+    from pointseg.train.pipelines import get_pipeline
 
-    run = train_supervised(
+    pipeline = get_pipeline(args.pipeline)
+    run = pipeline.train(
         args.dataset, args.target, args.out, profile=args.profile, seed=args.seed, resume=args.resume,
         device=args.device, epochs=args.epochs, steps_per_epoch=args.steps, val_cases=args.val_cases,
-        pretrained=args.pretrained, axis=args.axis, loss=args.loss,
+        label_set=args.labels, **pipeline.settings(args),
     )
-    print(f"{'final' if args.target == 'pseudo' else 'reference'} model in {run}")
+    print(f"{pipeline.name} on {'pseudo-masks' if args.target == 'pseudo' else 'full labels'}: run in {run}")
     return 0
 
 
@@ -222,7 +225,7 @@ def _spacing(values: Sequence[float] | None) -> tuple[float, float, float] | Non
 
 def cmd_annotate(args: argparse.Namespace) -> int:
     try:
-        from annotate.app import load_layers, open_annotation, preload_training
+        from pointseg.annotate.app import load_layers, open_annotation, preload_training
     except ImportError as exc:
         raise InputError(f"pointseg annotate needs napari ({exc}): pip install 'pointseg[napari]'") from exc
 
@@ -249,7 +252,32 @@ def _add(sub, name: str, func, help_text: str, description: str | None = None) -
 
 
 def _label_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--labels", default="lumbar", metavar="SET", help="label set (lumbar, lumbar6)")
+    from pointseg.labels import DEFAULT_LABEL_SET, LABEL_SETS
+
+    parser.add_argument("--labels", default=DEFAULT_LABEL_SET, choices=tuple(LABEL_SETS), metavar="SET",
+                        help=f"label set ({', '.join(LABEL_SETS)}; default %(default)s)")
+
+
+# The training code registers the pipelines and profiles; its registry module imports no PyTorch, so the
+# parser can list them (imported here, inside functions: the core never imports the training package at
+# module level).
+def _pipelines() -> dict:
+    from pointseg.train.pipelines import PIPELINES
+
+    return {name: PIPELINES.build(name) for name in PIPELINES}
+
+
+def _default_pipeline() -> str:
+    from pointseg.train.pipelines import DEFAULT_PIPELINE
+
+    return DEFAULT_PIPELINE
+
+
+def _profile_option(parser: argparse.ArgumentParser, what: str) -> None:
+    from pointseg.train.pipelines import DEFAULT_PROFILE, PROFILES
+
+    parser.add_argument("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE,
+                        help=f"{what}: " + "; ".join(f"{name}: {text}" for name, text in PROFILES.items()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,8 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--cases", type=int, default=3, help="annotated phantom cases (clicked, used for training)")
     p.add_argument("--test-cases", type=int, default=2, help="test phantom cases (never trained on)")
-    p.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick",
-                   help="quick: CPU-sized; paper: the paper's network and slices; tiny: seconds, for tests")
+    _profile_option(p, "network and sizes of every model")
     p.add_argument("--no-curve", action="store_true", help="skip the label-efficiency curve (saves most of the time)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
@@ -328,8 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="dataset folder")
     p.add_argument("--axis", required=True, help="axial, coronal or sagittal")
     p.add_argument("--out", required=True, help="run folder (checkpoint, config, split, logs)")
-    p.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick",
-                   help="quick: CPU-sized; paper: width 1.0, 1 mm, 352x352; tiny: for tests")
+    _profile_option(p, "network and slice sizes")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -352,32 +378,34 @@ def build_parser() -> argparse.ArgumentParser:
                         "boundary on the CT's bone within a vertebra's reach of its clicks, seeded by the clicks and "
                         "the confident fused voxels near them), bone_watershed_fused (the fusion decides where each "
                         "class may go) or none")
-    p.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick", help="profile of missing models")
+    _profile_option(p, "profile of missing planar models")
     p.add_argument("--seed", type=int, default=0, help="random seed of missing models")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--opening-mm", type=float, default=2.0, help="morphological opening radius (0: off)")
     p.add_argument("--closing-mm", type=float, default=2.0, help="morphological closing radius (0: off)")
     _label_option(p)
 
-    p = _add(sub, "train", cmd_train, "train the final model on pseudo-masks or the reference model on full labels",
-             "Train a VGG16-FCN8 on sagittal slices of pseudo.nii.gz (--target pseudo, "
-             "the final model) or labels.nii.gz (--target labels, the fully supervised reference). Cases listed "
-             "as test in DATASET/split.json are never trained on.")
+    pipelines = _pipelines()
+    p = _add(sub, "train", cmd_train, "train a supervised pipeline on pseudo-masks or on full labels",
+             "Train the pipeline --pipeline on the pseudo-masks pseudo.nii.gz (--target pseudo: the final model) "
+             "or on labels.nii.gz (--target labels: the fully supervised reference). Cases listed as test in "
+             "DATASET/split.json are never trained on. Pipelines: "
+             + "; ".join(f"{name}: {pipeline.title}" for name, pipeline in pipelines.items()) + ".")
     p.add_argument("dataset", help="dataset folder")
-    p.add_argument("--target", choices=("pseudo", "labels"), required=True, help="pseudo-masks or full labels")
+    p.add_argument("--pipeline", choices=tuple(pipelines), default=_default_pipeline(),
+                   help="which pipeline to train (default %(default)s)")
+    p.add_argument("--target", choices=SUPERVISED_TARGETS, required=True, help="pseudo-masks or full labels")
     p.add_argument("--out", required=True, help="run folder (checkpoint, config, split, logs)")
-    p.add_argument("--axis", default="sagittal", help="slice axis (the paper uses sagittal)")
-    p.add_argument("--profile", choices=("quick", "paper", "tiny"), default="quick", help="network and slice sizes")
+    _profile_option(p, "network and sizes")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--epochs", type=int, help="override the profile's number of epochs")
     p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
     p.add_argument("--val-cases", type=int, default=0, help="trainable labelled cases held out for validation")
-    p.add_argument("--pretrained", metavar="PATH", help="torchvision VGG16 ImageNet weights to start from")
-    p.add_argument("--loss", choices=("ce_dice", "ce", "weighted_ce"), default=None,
-                   help="override the profile's loss: ce_dice (CE + soft Dice, quick), ce, or weighted_ce "
-                        "(median-frequency weighted CE, the paper's)")
+    _label_option(p)
+    for name, pipeline in pipelines.items():
+        pipeline.add_arguments(p.add_argument_group(f"{name} options"))
 
     p = _add(sub, "report", cmd_report, "cost-vs-accuracy report: the paper's Table 1 for your data, costs, curve",
              "Evaluate planar runs (on the annotated cases, with the pseudo-masks) and the final and reference runs "

@@ -20,6 +20,12 @@ from pointseg.volume import Volume, read_volume
 
 CT_NAMES = ("ct.nii.gz", "ct.nii", "ct.nrrd", "ct.nhdr", "ct.mha", "ct.mhd", "ct")
 LABEL_NAMES = ("labels.nii.gz", "labels.nii", "labels.nrrd", "labels.mha")
+POINTS_NAME = "points.csv"
+PSEUDO_NAME = "pseudo.nii.gz"
+# What `fuse` leaves in a case besides the pseudo-mask: every planar model's class probabilities on the CT's
+# grid (one float16 HDF5 dataset per axis) and the fused probabilities.
+PLANAR_PROBABILITIES_NAME = "planar_probabilities.h5"
+FUSED_PROBABILITIES_NAME = "pseudo_probabilities.h5"
 
 
 def _first_existing(folder: Path, names: tuple[str, ...]) -> Path | None:
@@ -45,11 +51,19 @@ class Case:
     @property
     def points_path(self) -> Path:
         """Where the case's points live (it may not exist yet)."""
-        return self.dir / "points.csv"
+        return self.dir / POINTS_NAME
 
     @property
     def pseudo_path(self) -> Path:
-        return self.dir / "pseudo.nii.gz"
+        return self.dir / PSEUDO_NAME
+
+    @property
+    def planar_probabilities_path(self) -> Path:
+        return self.dir / PLANAR_PROBABILITIES_NAME
+
+    @property
+    def fused_probabilities_path(self) -> Path:
+        return self.dir / FUSED_PROBABILITIES_NAME
 
     @property
     def has_points(self) -> bool:

@@ -1,8 +1,12 @@
-"""Inference with a trained planar model: a whole CT volume, slice by slice, back on the CT's own grid.
+"""Inference with any trained run: a whole CT volume back on the CT's own grid.
 
-A checkpoint alone is enough to predict: it holds the model's weights and the run's configuration
+:func:`load_model` reads a run's checkpoint (see :mod:`pointseg.runs`) and builds the predictor its
+:class:`~pointseg.runs.RunInfo` names, from :data:`PREDICTORS`. The planar models (``slices``) predict a
+CT slice by slice along their axis: the checkpoint holds the weights and the run's configuration
 (``config["model"]``: registry name and keyword arguments; ``config["preprocess"]``: the
 :class:`~pointseg.preprocess.PreprocessConfig` fields; ``config["axis"]`` and ``config["label_set"]``).
+A volumetric predictor registers itself in :data:`PREDICTORS` under its own name, with the same
+``from_checkpoint`` and ``predict_labels``.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from pointseg.labels import LabelSet, get_label_set
 from pointseg.preprocess import PreprocessConfig, SliceGeometry, preprocess_case, with_context
 from pointseg.progress import progress
 from pointseg.registry import Registry
+from pointseg.runs import RunInfo, load_checkpoint, run_info_from
 from pointseg.volume import Volume, read_volume, write_nifti
 
-CHECKPOINT_NAME = "checkpoint_last.pt"
+PREDICTORS: Registry = Registry("predictor")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -36,55 +41,44 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def checkpoint_path(run: str | os.PathLike) -> Path:
-    """The checkpoint file of a run folder (or the file itself)."""
-    run = Path(run)
-    path = run / CHECKPOINT_NAME if run.is_dir() else run
-    if not path.exists():
-        raise InputError("no checkpoint here (expected a run folder holding checkpoint_last.pt)", run)
-    return path
-
-
-def load_checkpoint(run: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    path = checkpoint_path(run)
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:
-        raise InputError(f"cannot read checkpoint ({type(exc).__name__}: {exc})", path) from exc
-    if not isinstance(checkpoint, dict) or "model" not in checkpoint or "config" not in checkpoint:
-        raise InputError("not a pointseg checkpoint (no model weights and config)", path)
-    return checkpoint
-
-
+@PREDICTORS.register("slices")
 @dataclass
 class LoadedModel:
-    """A model ready to predict, with what is needed to prepare its input."""
+    """A planar model ready to predict, with what is needed to prepare its input."""
 
     model: torch.nn.Module
     axis: str
     preprocess: PreprocessConfig
     label_set: LabelSet
     config: dict
+    run: RunInfo | None = None
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict, device: torch.device | str = "cpu") -> "LoadedModel":
+        from pointseg.models import build_model
+
+        config = checkpoint["config"]
+        spec = dict(config["model"])
+        model = build_model(spec.pop("name"), **spec)
+        model.load_state_dict(checkpoint["model"])
+        model.to(device).eval()
+        preprocess = PreprocessConfig.from_dict(config["preprocess"])
+        return cls(model, config["axis"], preprocess, get_label_set(config["label_set"]), config,
+                   run_info_from(checkpoint))
+
+    def predict_labels(self, ct: Volume, device: torch.device | str = "cpu", batch_size: int = 8,
+                       show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and probabilities of a whole CT on its own grid (see :func:`predict_labels`)."""
+        probs, _ = predict_volume(self, ct, device, batch_size, show_progress)
+        postprocess = POSTPROCESSING.build(self.config.get("postprocess") or "none")
+        return postprocess(labels_from_probabilities(probs), probs, ct, self.label_set.num_classes), probs
 
 
-def load_model(run: str | os.PathLike, device: torch.device | str = "cpu") -> LoadedModel:
-    """Build the model a run folder (or checkpoint file) describes and load its weights."""
-    from pointseg.models import build_model
-
+def load_model(run: str | os.PathLike, device: torch.device | str = "cpu"):
+    """The predictor of a run folder (or checkpoint file): the one its RunInfo names in :data:`PREDICTORS`,
+    built from the checkpoint (loaded with ``weights_only=True``) and moved to ``device``."""
     checkpoint = load_checkpoint(run)
-    config = checkpoint["config"]
-    spec = dict(config["model"])
-    model = build_model(spec.pop("name"), **spec)
-    model.load_state_dict(checkpoint["model"])
-    model.to(device).eval()
-    preprocess = config["preprocess"]
-    return LoadedModel(
-        model,
-        config["axis"],
-        PreprocessConfig(**{**preprocess, "size": tuple(preprocess["size"]), "window": tuple(preprocess["window"])}),
-        get_label_set(config["label_set"]),
-        config,
-    )
+    return PREDICTORS.lookup(run_info_from(checkpoint).predictor).from_checkpoint(checkpoint, device)
 
 
 def slices_to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -200,11 +194,9 @@ def predict_labels(
     """Labels ``(I, J, K)`` uint8 and probabilities ``(I, J, K, C)`` of a whole CT on its own grid.
 
     The labels are the arg-max, post-processed as the run's config says (``postprocess``, a name in
-    :data:`POSTPROCESSING`; absent: ``none``).
+    :data:`POSTPROCESSING`; absent: ``none``). ``loaded`` is any predictor from :func:`load_model`.
     """
-    probs, _ = predict_volume(loaded, ct, device, batch_size, show_progress)
-    postprocess = POSTPROCESSING.build(loaded.config.get("postprocess") or "none")
-    return postprocess(labels_from_probabilities(probs), probs, ct, loaded.label_set.num_classes), probs
+    return loaded.predict_labels(ct, device, batch_size, show_progress)
 
 
 def write_probabilities(path: str | os.PathLike, probs: np.ndarray, affine: np.ndarray, label_set: LabelSet) -> Path:

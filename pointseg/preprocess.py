@@ -36,6 +36,7 @@ import numpy as np
 
 from pointseg.atomic import atomic_path
 from pointseg.errors import InputError
+from pointseg.hu import BONE_WINDOW_HU
 from pointseg.labels import LabelSet
 from pointseg.points import Points
 from pointseg.volume import Volume, read_volume, reorient, resample_to_grid, spacing_grid, undo_reorient
@@ -66,12 +67,17 @@ class PreprocessConfig:
 
     spacing: float = 1.0
     size: tuple[int, int] = (352, 352)
-    window: tuple[float, float] = (-450.0, 1050.0)  # bone window (HU) mapped to 0..255 before CLAHE
+    window: tuple[float, float] = BONE_WINDOW_HU  # mapped to 0..255 before CLAHE
     clahe_clip: float = 2.0
     clahe_tiles: int = 8
 
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PreprocessConfig":
+        """The config from ``asdict`` output that went through JSON (lists back to tuples)."""
+        return cls(**{**data, "size": tuple(data["size"]), "window": tuple(data["window"])})
 
 
 @dataclass

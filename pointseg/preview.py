@@ -18,12 +18,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from pointseg.atomic import atomic_path
+from pointseg.hu import BONE_WINDOW_HU
 from pointseg.labels import LabelSet, get_label_set
 from pointseg.volume import Volume, reorient
 
 __all__ = ["save_preview"]
 
-WINDOW_HU = (-450.0, 1050.0)
+WINDOW_HU = BONE_WINDOW_HU
 
 
 def save_preview(ct: np.ndarray, labels: np.ndarray | None, affine: np.ndarray,

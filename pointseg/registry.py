@@ -30,8 +30,12 @@ class Registry(dict, Generic[T]):
 
         return decorate
 
-    def build(self, name: str, **kwargs) -> T:
-        """An instance of the class registered as ``name``; :class:`InputError` listing the known names."""
+    def lookup(self, name: str) -> type[T]:
+        """The class registered as ``name``; :class:`InputError` listing the known names."""
         if name not in self:
             raise InputError(f"unknown {self.kind} {name!r}; known {self.kind}s: {', '.join(sorted(self))}")
-        return self[name](**kwargs)
+        return self[name]
+
+    def build(self, name: str, **kwargs) -> T:
+        """An instance of the class registered as ``name``; :class:`InputError` listing the known names."""
+        return self.lookup(name)(**kwargs)

@@ -1,11 +1,11 @@
 """Turning planar predictions into pseudo-masks: tri-planar fusion, smoothing and per-class cleanup.
 
-- :mod:`pseudo.fusion`: fusion strategies picked by name (``mean``, ``weighted``, ``vote``,
+- :mod:`pointseg.pseudo.fusion`: fusion strategies picked by name (``mean``, ``weighted``, ``vote``,
   ``axial_foreground``, ``geometric``) combining the (I, J, K, C) probabilities of the planar models;
-- :mod:`pseudo.smoothing`: morphological smoothing, largest component and hole filling per class, in mm.
+- :mod:`pointseg.pseudo.smoothing`: morphological smoothing, largest component and hole filling per class, in mm.
 """
 
-from pseudo.fusion import (
+from pointseg.pseudo.fusion import (
     AXES,
     DEFAULT_FUSION,
     FUSIONS,
@@ -19,7 +19,7 @@ from pseudo.fusion import (
     fuse,
     register_fusion,
 )
-from pseudo.smoothing import ellipsoid_element, largest_component, smooth_labels, smooth_mask, smooth_probabilities
+from pointseg.pseudo.smoothing import ellipsoid_element, largest_component, smooth_labels, smooth_mask, smooth_probabilities
 
 __all__ = [
     "AXES",

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from pointseg.errors import InputError
+from pointseg.preprocess import AXES
 from pointseg.registry import Registry
 
-AXES: tuple[str, ...] = ("axial", "coronal", "sagittal")
 
 # The paper (seed 003, section 4) finds that the transverse (axial) model finds bone well but cannot tell
 # L1-L5 apart, so the default takes the foreground from it and the vertebra identity from the other two.

@@ -5,7 +5,7 @@ so the result does not depend on where the clicks are) and its class probabiliti
 kept in float16 HDF5 (``<case>/planar_probabilities.h5``, one dataset per axis). The fusion then runs
 slab by slab along the last array axis, so memory stays a small multiple of the CT. The fused
 probabilities go to ``<case>/pseudo_probabilities.h5``; their arg-max is refined on the CT
-(:mod:`pseudo.refine`, by default a seeded watershed on bone), smoothed (morphology, largest component
+(:mod:`pointseg.pseudo.refine`, by default a seeded watershed on bone), smoothed (morphology, largest component
 per class, hole filling) and written as ``<case>/pseudo.nii.gz`` on the CT's grid and affine.
 """
 
@@ -27,12 +27,9 @@ from pointseg.labels import LabelSet
 from pointseg.preprocess import AXES
 from pointseg.progress import progress, say
 from pointseg.volume import Volume, write_nifti
-from pseudo.fusion import DEFAULT_FUSION, build_fusion
-from pseudo.refine import DEFAULT_REFINEMENT, build_refinement
-from pseudo.smoothing import smooth_labels
-
-PLANAR_FILE = "planar_probabilities.h5"
-FUSED_FILE = "pseudo_probabilities.h5"
+from pointseg.pseudo.fusion import DEFAULT_FUSION, build_fusion
+from pointseg.pseudo.refine import DEFAULT_REFINEMENT, build_refinement
+from pointseg.pseudo.smoothing import smooth_labels
 
 
 @dataclass(frozen=True)
@@ -59,7 +56,7 @@ def load_planar_models(runs: Path, device: torch.device) -> dict[str, LoadedMode
 def predict_planar(case: Case, models: dict[str, LoadedModel], device: torch.device, label_set: LabelSet) -> Path:
     """Write every planar model's probabilities for ``case`` to ``<case>/planar_probabilities.h5``."""
     ct = case.load_ct()
-    path = case.dir / PLANAR_FILE
+    path = case.planar_probabilities_path
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for axis, loaded in progress(list(models.items()), f"predict {case.id}", unit="axis"):
             data = f.create_dataset(axis, shape=ct.shape + (label_set.num_classes,), dtype=np.float16,
@@ -98,7 +95,7 @@ def refine_case(case: Case, labels: np.ndarray, ct: Volume, label_set: LabelSet,
     refine = build_refinement(refinement, **options)
     points = case.load_points(label_set, ct) if case.has_points else None
     clicks = (points.ijk, points.label_ids(label_set)) if points is not None else (np.zeros((0, 3)), np.zeros(0))
-    with h5py.File(case.dir / FUSED_FILE, "r") as f:
+    with h5py.File(case.fused_probabilities_path, "r") as f:
         return refine(labels, f["probabilities"], ct, clicks)
 
 
@@ -116,13 +113,13 @@ def fuse_case(
     if models is not None:
         planar = predict_planar(case, models, device, label_set)
     else:
-        planar = case.dir / PLANAR_FILE
+        planar = case.planar_probabilities_path
         if not planar.exists():
             raise InputError("no planar predictions to fuse again (run fuse with planar models first)", planar)
     timings["predict_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    labels = fuse_probabilities(planar, case.dir / FUSED_FILE, strategy)
+    labels = fuse_probabilities(planar, case.fused_probabilities_path, strategy)
     timings["fuse_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -152,32 +149,3 @@ def fuse_cases(
         timings[case.id] = fuse_case(case, models, device, label_set, strategy, smoothing, refinement)
         say(f"{case.id}: " + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in timings[case.id].items()))
     return timings
-
-
-def ensure_planar_models(
-    dataset: Path, runs: Path, profile: str = "quick", seed: int = 0, device: str = "auto", label_set: str = "lumbar",
-) -> None:
-    """Train every planar model missing from ``runs`` on ``dataset`` (resuming one that was interrupted)."""
-    from train.planar import train_planar  # training is only needed when a model is missing
-
-    for axis in AXES:
-        if not (runs / axis / "checkpoint_last.pt").exists():
-            say(f"no {axis} model in {runs / axis}: training it ({profile} profile)")
-            train_planar(dataset, axis, runs / axis, profile=profile, seed=seed, device=device,
-                         resume=(runs / axis / "config.json").exists(), label_set=label_set)
-
-
-def build_case_pseudo_mask(
-    case: Case, runs: Path, label_set: LabelSet, profile: str = "quick", seed: int = 0, device: str = "auto",
-    strategy: str = DEFAULT_FUSION, smoothing: SmoothingConfig = SmoothingConfig(),
-    refinement: str = DEFAULT_REFINEMENT,
-) -> Path:
-    """``fuse`` for one case, as the annotation widget runs it: train the planar models that ``runs`` lacks on
-    the case's dataset (its parent folder), then write ``<case>/pseudo.nii.gz``; returns its path."""
-    from pointseg.inference import resolve_device
-
-    if not case.has_points:
-        raise InputError("the case has no points yet: click some points first", case.points_path)
-    ensure_planar_models(case.dir.parent, runs, profile, seed, device, label_set.name)
-    fuse_cases([case], runs, label_set, resolve_device(device), strategy, smoothing, refinement)
-    return case.pseudo_path

@@ -11,7 +11,7 @@ Every refinement is a small class registered by name in :data:`REFINEMENTS` and 
 - ``clicks``: (N, 3) voxel indices ``(i, j, k)`` and (N,) class ids of the case's clicks.
 
 It returns a new (I, J, K) uint8 label map. The smoothing and per-class cleanup of
-:mod:`pseudo.smoothing` run after it.
+:mod:`pointseg.pseudo.smoothing` run after it.
 
 ``none`` returns the labels as they are. ``bone_watershed`` (the default, chosen by measurement in
 ``benchmarks/refinement.py`` and ``benchmarks/real_ct.py``) is :class:`pointseg.bone.BoneWatershed`: it

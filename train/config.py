@@ -7,21 +7,19 @@ version and the case split, so any checkpoint can be explained (and used to pred
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import torch
-
 from pointseg.errors import InputError
+from pointseg.models.fcn8 import VGG16_WEIGHTS_FILE, hub_weights_path
 from pointseg.preprocess import PreprocessConfig
-from train.losses import DEFAULT_WEIGHTS
-
-VGG16_WEIGHTS_FILE = "vgg16-397923af.pth"
+from pointseg.runs import WEAK_PLANAR, RunConfig, RunInfo
+from pointseg.train import pipelines
+from pointseg.train.losses import DEFAULT_WEIGHTS
 
 
 @dataclass
-class PlanarConfig:
+class PlanarConfig(RunConfig):
     """Everything that defines a weak planar training run."""
 
     axis: str = "sagittal"
@@ -57,24 +55,14 @@ class PlanarConfig:
         return {"name": "vgg16_fcn8", "num_classes": num_classes, "width": self.width,
                 "batch_norm": self.batch_norm, "output_stride": self.output_stride, "dropout": self.dropout}
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "PlanarConfig":
-        data = dict(data)
-        pre = dict(data.pop("preprocess"))
-        pre = PreprocessConfig(**{**pre, "size": tuple(pre["size"]), "window": tuple(pre["window"])})
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(preprocess=pre, **{k: v for k, v in data.items() if k in known})  # type: ignore[arg-type]
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+    def run_info(self) -> RunInfo:
+        return RunInfo(pipeline=WEAK_PLANAR, predictor="slices", label_set=self.label_set, target="clicks",
+                       axis=self.axis)
 
 
 def hub_vgg16_weights() -> Path | None:
     """torchvision's VGG16 ImageNet weights in the torch hub cache, when they are there."""
-    path = Path(torch.hub.get_dir()) / "checkpoints" / VGG16_WEIGHTS_FILE
+    path = hub_weights_path(VGG16_WEIGHTS_FILE)
     return path if path.exists() else None
 
 
@@ -101,7 +89,10 @@ PROFILES: dict[str, dict] = {
 }
 
 
-def make_config(profile: str = "quick", **overrides) -> PlanarConfig:
+assert set(PROFILES) == set(pipelines.PROFILES), "every profile needs settings and a description"
+
+
+def make_config(profile: str = pipelines.DEFAULT_PROFILE, **overrides) -> PlanarConfig:
     """The config of a profile with ``overrides`` applied (unknown keys are an InputError)."""
     if profile not in PROFILES:
         raise InputError(f"unknown profile {profile!r} (use {', '.join(PROFILES)})")

@@ -2,7 +2,7 @@
 
 Each item is a window of one slice of a case's whole-plane :class:`~pointseg.preprocess.SliceStack`: the
 image, the clicks that fall on it and the extent semi-masks m_k of eq. 3 (computed from all of the case's
-clicks in 3D, in mm), optionally augmented with the clicks moved alongside (:mod:`train.augment`).
+clicks in 3D, in mm), optionally augmented with the clicks moved alongside (:mod:`pointseg.train.augment`).
 Batches mix slices that hold clicks with slices that do not (which still feed the consistency,
 separation and extent terms), drawn by a seeded generator whose state is saved with the checkpoint.
 """
@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from pointseg.preprocess import SliceStack, with_context
-from train.augment import SliceAugment, crop_window
-from train.losses.extent import semi_mask
+from pointseg.train.augment import SliceAugment, crop_window
+from pointseg.train.losses.extent import semi_mask
 
 
 @dataclass
@@ -106,7 +106,7 @@ class PlanarSlices:
 
 
 def collate(items: list[dict]) -> dict[str, torch.Tensor]:
-    """Stack items into the batch contract of :mod:`train.losses` (``point_index`` rows ``(b, row, col)``)."""
+    """Stack items into the batch contract of :mod:`pointseg.train.losses` (``point_index`` rows ``(b, row, col)``)."""
     point_rows = [
         torch.cat([torch.full((len(item["points"]), 1), b, dtype=torch.int64), item["points"][:, :2]], dim=1)
         for b, item in enumerate(items)

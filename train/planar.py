@@ -17,13 +17,14 @@ from pointseg.dataset import Case, discover_cases, held_out_case_ids
 from pointseg.errors import InputError
 from pointseg.inference import resolve_device
 from pointseg.models import build_model
-from pointseg.preprocess import cached_stack, normalize_axis
+from pointseg.preprocess import AXES, cached_stack, normalize_axis
 from pointseg.progress import progress, say
-from train.config import PlanarConfig, make_config
-from train.augment import SliceAugment
-from train.data import MixedBatches, PlanarSlices
-from train.losses import WeightedSum
-from train.slice_trainer import SliceTrainer, resumed_config
+from pointseg.runs import CHECKPOINT_NAME, CONFIG_NAME
+from pointseg.train.config import PlanarConfig, make_config
+from pointseg.train.augment import SliceAugment
+from pointseg.train.data import MixedBatches, PlanarSlices
+from pointseg.train.losses import WeightedSum
+from pointseg.train.slice_trainer import SliceTrainer, resumed_config
 
 
 def split_cases(
@@ -121,10 +122,24 @@ def train_planar(
 ) -> Path:
     """``pointseg train-planar``: train (or resume) one planar model; returns the run folder."""
     out = Path(out)
-    if resume and (out / "config.json").exists():
+    if resume and (out / CONFIG_NAME).exists():
         config = resumed_config(out, PlanarConfig, overrides.get("epochs"))
     else:
         config = make_config(profile, axis=normalize_axis(axis), seed=seed, **overrides)
     trainer = PlanarTrainer(Path(dataset), config, out, resolve_device(device), resume)
     trainer.fit()
     return out
+
+
+def ensure_planar_models(
+    dataset: Path, runs: Path, profile: str = "quick", seed: int = 0, device: str = "auto", label_set: str = "lumbar",
+) -> None:
+    """Train every planar model missing from ``runs/<axis>/`` on ``dataset`` (resuming one that was interrupted).
+
+    ``pointseg fuse`` and the annotation widget call this before fusing: fusion itself never trains.
+    """
+    for axis in AXES:
+        if not (runs / axis / CHECKPOINT_NAME).exists():
+            say(f"no {axis} model in {runs / axis}: training it ({profile} profile)")
+            train_planar(dataset, axis, runs / axis, profile=profile, seed=seed, device=device,
+                         resume=(runs / axis / CONFIG_NAME).exists(), label_set=label_set)

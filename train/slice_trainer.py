@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,9 +9,10 @@ import torch
 
 from pointseg.inference import LoadedModel
 from pointseg.labels import LabelSet, get_label_set
-from train.config import PlanarConfig
-from train.trainer import Trainer
-from train.validation import validate_cases, write_validation
+from pointseg.runs import VALIDATION_NAME, read_run_file
+from pointseg.train.config import PlanarConfig
+from pointseg.train.trainer import Trainer
+from pointseg.train.validation import validate_cases, write_validation
 
 
 class SliceTrainer(Trainer):
@@ -36,14 +36,15 @@ class SliceTrainer(Trainer):
     def validate(self) -> dict[str, float]:
         if not self.val_cases:
             return {}
-        loaded = LoadedModel(self.model, self.config.axis, self.config.preprocess, self.label_set, self.model_config())
+        loaded = LoadedModel(self.model, self.config.axis, self.config.preprocess, self.label_set, self.model_config(),
+                             self.config.run_info())
         scores = validate_cases(loaded, self.val_cases, self.device)
-        return {"val_dice_wi": write_validation(self.run_dir / "validation.json", scores, loaded, self.epoch)}
+        return {"val_dice_wi": write_validation(self.run_dir / VALIDATION_NAME, scores, loaded, self.epoch)}
 
 
 def resumed_config(out: Path, config_class: type[PlanarConfig], epochs: int | None) -> PlanarConfig:
     """The config a run folder was started with (``config.json``), with more ``epochs`` when given."""
-    saved = json.loads((out / "config.json").read_text(encoding="utf-8"))["config"]
+    saved = read_run_file(out)["config"]
     saved.pop("model", None)
     config = config_class.from_dict(saved)
     return replace(config, epochs=epochs) if epochs is not None else config

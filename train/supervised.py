@@ -31,12 +31,12 @@ from pointseg.models import build_model
 from pointseg.preprocess import SliceStack, cached_stack, normalize_axis, with_context
 from pointseg.progress import progress, say
 from pointseg.registry import Registry
-from train.augment import SliceAugment, crop_window
-from train.config import PROFILES, PlanarConfig, hub_vgg16_weights
-from train.planar import split_cases
-from train.slice_trainer import SliceTrainer, resumed_config
+from pointseg.runs import CONFIG_NAME, SUPERVISED_TARGETS, RunInfo
+from pointseg.train.augment import SliceAugment, crop_window
+from pointseg.train.config import PROFILES, PlanarConfig, hub_vgg16_weights
+from pointseg.train.planar import split_cases
+from pointseg.train.slice_trainer import SliceTrainer, resumed_config
 
-TARGETS = ("pseudo", "labels")
 # A supervised step costs about a fifth of a weak one (no second pass for the consistency loss, no
 # semi-masks), so the profiles train the final and reference models for more epochs than the planar ones.
 SUPERVISED_EPOCHS = {"quick": 16, "paper": 30, "tiny": 2}
@@ -57,11 +57,15 @@ class SupervisedConfig(PlanarConfig):
     # stride-4 reference; keeping each class's largest component alone changed nothing).
     postprocess: str = "bone_watershed"
 
+    def run_info(self) -> RunInfo:
+        return RunInfo(pipeline="fcn8", predictor="slices", label_set=self.label_set, target=self.target,
+                       axis=self.axis)
+
 
 def make_supervised_config(profile: str = "quick", target: str = "pseudo", **overrides) -> SupervisedConfig:
     if profile not in PROFILES:
         raise InputError(f"unknown profile {profile!r} (use {', '.join(PROFILES)})")
-    if target not in TARGETS:
+    if target not in SUPERVISED_TARGETS:
         raise InputError(f"unknown target {target!r} (use pseudo or labels)")
     config = replace(SupervisedConfig(), profile=profile, target=target, axis="sagittal", loss=SUPERVISED_LOSS[profile],
                      **{**PROFILES[profile], "epochs": SUPERVISED_EPOCHS[profile]})
@@ -224,7 +228,7 @@ def train_supervised(
 ) -> Path:
     """``pointseg train``: the final model (``target="pseudo"``) or the reference (``target="labels"``)."""
     out = Path(out)
-    if resume and (out / "config.json").exists():
+    if resume and (out / CONFIG_NAME).exists():
         config = resumed_config(out, SupervisedConfig, overrides.get("epochs"))
     else:
         if "axis" in overrides and overrides["axis"] is not None:

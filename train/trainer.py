@@ -9,23 +9,21 @@ and ``resume`` from the last checkpoint.
 
 from __future__ import annotations
 
-import json
 import math
-import platform
 import time
 from pathlib import Path
 
 import torch
 
 import pointseg
-from pointseg.atomic import atomic_path, write_text
 from pointseg.errors import InputError
-from pointseg.inference import CHECKPOINT_NAME
 from pointseg.progress import progress, say
+from pointseg.runs import CHECKPOINT_NAME, environment, load_checkpoint, save_checkpoint, write_log, write_run_files
 
 
 class Trainer:
-    """The loop. ``config`` needs ``epochs``, ``steps_per_epoch``, ``seed``, ``val_every`` and ``to_dict()``."""
+    """The loop. ``config`` is a :class:`pointseg.runs.RunConfig` (``epochs``, ``steps_per_epoch``, ``seed``,
+    ``val_every``, ``to_dict()``, ``run_info()``); the run folder follows :mod:`pointseg.runs`."""
 
     def __init__(self, run_dir: str | Path, config, device: torch.device, resume: bool = False):
         self.run_dir = Path(run_dir)
@@ -139,24 +137,12 @@ class Trainer:
             raise InputError("nothing to resume: no checkpoint_last.pt in this run folder", self.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
 
-    def _environment(self) -> dict:
-        return {
-            "pointseg": pointseg.__version__, "torch": torch.__version__, "python": platform.python_version(),
-            "device": str(self.device),
-            "gpu": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None,
-            "cpu_threads": torch.get_num_threads(), "platform": platform.platform(),
-        }
-
     def _write_run_info(self) -> None:
-        write_text(self.run_dir / "config.json", json.dumps(
-            {"config": self.model_config(), "seed": self.config.seed, "dataset": str(getattr(self, "dataset", "")),
-             "environment": self._environment()}, indent=2))
-        write_text(self.run_dir / "split.json", json.dumps(self.split, indent=2))
+        write_run_files(self.run_dir, self.config.run_info(), self.model_config(), self.config.seed,
+                        getattr(self, "dataset", None), self.split, self.device)
 
     def _write_log(self) -> None:
-        """Rewrite ``log.jsonl`` from the history (one line per epoch), atomically."""
-        lines = [json.dumps(r) for r in self.history]
-        write_text(self.run_dir / "log.jsonl", "\n".join(lines) + "\n")
+        write_log(self.run_dir, self.history)
 
     def _save_checkpoint(self) -> None:
         state = {
@@ -169,17 +155,17 @@ class Trainer:
             "history": self.history,
             "rng": {"torch": torch.get_rng_state(), **self.extra_state()},
             "config": self.model_config(),
+            "run": self.config.run_info().to_dict(),
             "seed": self.config.seed,
             "version": pointseg.__version__,
             "split": self.split,
-            "environment": self._environment(),
+            "environment": environment(self.device),
         }
-        with atomic_path(self.run_dir / CHECKPOINT_NAME) as tmp:
-            torch.save(state, tmp)
+        save_checkpoint(self.run_dir, state)
 
     def _load_checkpoint(self) -> None:
         path = self.run_dir / CHECKPOINT_NAME
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        state = load_checkpoint(self.run_dir, map_location=self.device)
         if state.get("split") != self.split:
             raise InputError("the cases have changed since this run started; start a new run instead", path)
         self.model.load_state_dict(state["model"])

@@ -257,6 +257,11 @@ class VGG16FCN8(nn.Module):
         return x[:, :, :height, :width]
 
 
+def hub_weights_path(weights_file: str = VGG16_WEIGHTS_FILE) -> Path:
+    """Where torchvision keeps ``weights_file`` in the torch hub cache (it may not be there)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / weights_file
+
+
 def load_vgg16_imagenet(model: VGG16FCN8, path: str | os.PathLike | None = None) -> VGG16FCN8:
     """Load torchvision's VGG16 ImageNet state dict (``vgg16-397923af.pth``, or ``vgg16_bn-6c64b313.pth``
     for a ``batch_norm`` model) into ``model``'s encoder.
@@ -267,7 +272,7 @@ def load_vgg16_imagenet(model: VGG16FCN8, path: str | os.PathLike | None = None)
     torch hub cache, ``<torch.hub.get_dir()>/checkpoints/vgg16-397923af.pth``; nothing is downloaded.
     """
     weights_file = VGG16_BN_WEIGHTS_FILE if model.batch_norm else VGG16_WEIGHTS_FILE
-    path = Path(path) if path is not None else Path(torch.hub.get_dir()) / "checkpoints" / weights_file
+    path = Path(path) if path is not None else hub_weights_path(weights_file)
     if model.width != 1.0:
         raise InputError(f"ImageNet weights need width 1.0, the model has width {model.width}", path)
     if not path.is_file():

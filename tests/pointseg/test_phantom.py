@@ -80,3 +80,49 @@ def test_cli_writes_cases_previews_and_orientation(tmp_path, capsys):
     assert "already exists" in capsys.readouterr().err
     assert main(args + ["--force"]) == 0
     assert main(["phantom", str(out), "--spacing", "1", "2"]) == 2
+
+
+def _sample(seed, config=PhantomConfig()):
+    from pointseg.phantom import PhantomParams
+
+    return PhantomParams.sample(np.random.default_rng(seed), config)
+
+
+def test_params_same_seed_equal_other_seed_different_and_used_by_make_phantom():
+    assert _sample(7) == _sample(7)
+    assert _sample(7) != _sample(8)
+    assert len({_sample(seed).scale for seed in range(5)}) == 5
+    assert make_phantom(4, COARSE).case_params == _sample(4, COARSE)
+
+
+def test_params_lie_in_the_documented_ranges():
+    def within(values, centre, spread):
+        return all(centre - spread <= v <= centre + spread for v in np.ravel(values))
+
+    drawn = [_sample(seed, PhantomConfig(fov_cut_prob=0.5)) for seed in range(200)]
+    for p in drawn:
+        assert within(p.scale, 1.0, 0.10) and 0.3 <= p.lordosis <= 2.0 and abs(p.scoliosis_mm) <= 30.0
+        assert within(p.global_rot_deg, 0.0, 5.0) and within(p.shift_mm, 0.0, 15.0)
+        assert len(p.axial_rot_deg) == len(p.level_jitter) == len(p.disc_jitter) == 7, "T11 .. L5"
+        assert within(p.level_jitter, 1.0, 0.04) and within(p.disc_jitter, 1.0, 0.12)
+        assert within(p.pelvic_tilt_deg, 0.0, 6.0) and within(p.crest_mm, 0.0, 8.0)
+        assert within(p.torso_semi_mm[0], 160.0, 10.0) and within(p.torso_semi_mm[1], 117.5, 7.5)
+        f = p.fat_mm
+        assert within(f.lateral, 20.0, 10.0) and within(f.anterior, 22.0, 12.0)
+        assert within(f.posterior, 12.0, 8.0) and within(f.wall, 10.0, 2.5)
+        assert within(p.muscle_hu, 50.0, 8.0)
+        assert within(p.aorta_hu, 200.0, 50.0) if p.contrast else p.aorta_hu == 40.0
+        b = p.bone
+        assert within(b.cortical, 950.0, 200.0) and within(b.cancellous, 225.0, 70.0)
+        assert within(b.t_cort, 1.75, 0.25) and b.texture == 30.0
+        assert len(p.organ_jitter_mm) == 6 and within(p.organ_jitter_mm, 0.0, 8.0)
+        assert 0 <= p.bowel_seed < 2**31 - 1
+        assert p.fov_cut is None or (p.fov_cut.vertebra in ("L1", "L5") and within(p.fov_cut.fraction, 0.0, 0.35))
+    assert 0.3 < np.mean([p.contrast for p in drawn]) < 0.5, "contrast in about 40% of cases"
+    assert 0.4 < np.mean([p.fov_cut is not None for p in drawn]) < 0.6, "cut with fov_cut_prob"
+
+
+def test_params_without_variation_are_the_mean_anatomy():
+    p = _sample(3, PhantomConfig(variation=0.0, fov_cut_prob=0.0))
+    assert (p.scale, p.lordosis, p.scoliosis_mm, p.muscle_hu, p.contrast, p.fov_cut) == (1.0, 1.0, 0.0, 50.0, False, None)
+    assert set(p.axial_rot_deg) == {0.0} and set(np.ravel(p.level_jitter)) == {1.0}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pointseg.errors import InputError
-from pseudo import DEFAULT_FUSION, FUSIONS, build_fusion, fuse
+from pointseg.pseudo import DEFAULT_FUSION, FUSIONS, build_fusion, fuse
 
 NONE3 = [0.0, 0.0, 0.0]  # a voxel the model did not see
 

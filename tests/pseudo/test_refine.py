@@ -8,7 +8,7 @@ from pointseg.errors import InputError
 from pointseg.metrics import dice_scores
 from pointseg.volume import Volume
 from pointseg.bone import fill_holes_2d, foreground_box, keep_clicked_components, slice_axis
-from pseudo.refine import REFINEMENTS, build_refinement
+from pointseg.pseudo.refine import REFINEMENTS, build_refinement
 
 SPACING = (1.5, 1.5, 1.5)
 SHAPE = (40, 40, 64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pseudo import ellipsoid_element, largest_component, smooth_labels, smooth_probabilities
+from pointseg.pseudo import ellipsoid_element, largest_component, smooth_labels, smooth_probabilities
 
 ISO = (1.0, 1.0, 1.0)
 # radius 1.8 mm on a 1 mm grid: every offset with |d_a| <= 1 has length <= sqrt(3) = 1.73 mm <= 1.8, and

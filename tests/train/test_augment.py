@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from train.augment import SliceAugment, crop_window
+from pointseg.train.augment import SliceAugment, crop_window
 
 
 def test_crop_window_stays_inside_and_is_centred_without_jitter():

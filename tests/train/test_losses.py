@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from pointseg.errors import InputError
-from train.losses import (
+from pointseg.train.losses import (
     DEFAULT_WEIGHTS,
     LOSSES,
     ConsistencyLoss,

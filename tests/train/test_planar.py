@@ -10,13 +10,14 @@ import torch
 from pointseg.cli import main
 from pointseg.clicks import ClickConfig
 from pointseg.dataset import discover_cases
-from pointseg.inference import load_checkpoint, predict_slices
+from pointseg.inference import predict_slices
+from pointseg.runs import load_checkpoint
 from pointseg.labels import get_label_set
 from pointseg.preprocess import PreprocessConfig
 from pointseg.synthetic import write_phantoms, write_simulated_clicks
 from pointseg.volume import read_volume
-from train.config import make_config
-from train.planar import PlanarTrainer, split_cases, train_planar
+from pointseg.train.config import make_config
+from pointseg.train.planar import PlanarTrainer, split_cases, train_planar
 
 LUMBAR = get_label_set()
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from pointseg.cli import main
-from pointseg.inference import load_checkpoint
+from pointseg.runs import load_checkpoint, read_run_info, run_info_from
 from pointseg.synthetic import write_phantoms
 from pointseg.volume import Volume, read_volume, write_nifti
-from train.supervised import SupervisedTrainer, make_supervised_config, median_frequency_weights, train_supervised
+from pointseg.train.supervised import SupervisedTrainer, make_supervised_config, median_frequency_weights, train_supervised
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +49,14 @@ def test_train_on_pseudo_reads_pseudo_masks(dataset, tmp_path):
 
 def test_reference_learns_from_labels_and_predicts(dataset, tmp_path, capsys):
     run = tmp_path / "ref"
-    args = ["train", str(dataset), "--target", "labels", "--out", str(run), "--profile", "tiny", "--epochs", "2",
-            "--steps", "15", "--quiet"]
+    args = ["train", str(dataset), "--pipeline", "fcn8", "--target", "labels", "--out", str(run), "--profile", "tiny",
+            "--epochs", "2", "--steps", "15", "--quiet"]
     assert main(args) == 0
-    checkpoint = load_checkpoint(run)
+    checkpoint = load_checkpoint(run)  # weights_only: nothing but tensors, numbers, strings and containers
     assert checkpoint["config"]["target"] == "labels" and checkpoint["config"]["axis"] == "sagittal"
+    info = read_run_info(run)  # the run folder says which pipeline made it
+    assert (info.pipeline, info.target, info.predictor, info.label_set) == ("fcn8", "labels", "slices", "lumbar")
+    assert info == run_info_from(checkpoint) and info.title == "fcn8 on full labels"
     assert checkpoint["split"] == {"train": ["phantom_000", "phantom_001"], "val": []}
     history = checkpoint["history"]
     assert history[-1]["ce_dice"] < history[0]["ce_dice"]
@@ -70,7 +73,7 @@ def test_train_without_pseudo_masks_is_a_clear_error(tmp_path, capsys):
 
 
 def test_supervised_losses_by_hand():
-    from train.supervised import SUPERVISED_LOSSES
+    from pointseg.train.supervised import SUPERVISED_LOSSES
 
     # Two pixels: logits [0, 0] (p = .5, .5) with target 0, and [ln 3, 0] (p = .75, .25) with target 1.
     logits = torch.tensor([[[[0.0, np.log(3.0)]], [[0.0, 0.0]]]], dtype=torch.float32)  # (B=1, C=2, H=1, W=2)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from train.losses.base import Model, WeakLoss, register_loss
+from pointseg.train.losses.base import Model, WeakLoss, register_loss
 
 NUM_TRANSFORMS = 8  # the dihedral group of the square: 4 rotations x (no flip, flip)
 

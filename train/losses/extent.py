@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pointseg.errors import InputError
-from train.losses.base import Model, WeakLoss, register_loss
+from pointseg.train.losses.base import Model, WeakLoss, register_loss
 
 
 def semi_mask(

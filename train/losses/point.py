@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from train.losses.base import Model, WeakLoss, register_loss, zero_like_loss
+from pointseg.train.losses.base import Model, WeakLoss, register_loss, zero_like_loss
 
 
 @register_loss("point")

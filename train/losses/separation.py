@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
-from train.losses.base import Model, WeakLoss, register_loss, zero_like_loss
+from pointseg.train.losses.base import Model, WeakLoss, register_loss, zero_like_loss
 
 
 @register_loss("separation")

@@ -1,0 +1,85 @@
+"""The supervised pipelines by name: ``pointseg train DATASET --pipeline NAME --target pseudo|labels``.
+
+A pipeline is a class registered in :data:`PIPELINES` with what the command line and the reports need
+to know about it (title, predictor kind, its own options) and a :meth:`Pipeline.train` that imports its
+trainer only when called, so this module (and ``pointseg --help``) stays free of PyTorch. Every
+pipeline trains into a run folder of the contract in :mod:`pointseg.runs`, records its name in the run's
+:class:`~pointseg.runs.RunInfo`, and predicts through the predictor registered under its ``predictor``
+name in :data:`pointseg.inference.PREDICTORS`.
+
+A new pipeline: subclass :class:`Pipeline`, register it here under its name, add its options in
+:meth:`Pipeline.add_arguments` and turn them into trainer settings in :meth:`Pipeline.settings`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pointseg.registry import Registry
+
+# The training profiles, with what each is for (the settings are in pointseg.train.config.PROFILES).
+PROFILES = {
+    "quick": "CPU-sized: minutes on a laptop",
+    "paper": "the paper's network and sizes (meant for a GPU)",
+    "tiny": "seconds, for tests and smoke checks",
+}
+DEFAULT_PROFILE = "quick"
+DEFAULT_PIPELINE = "fcn8"
+
+
+class Pipeline:
+    """A supervised training pipeline; subclasses set the class attributes and :meth:`train`."""
+
+    name: str = ""
+    title: str = ""  # what it is, in a sentence fragment
+    predictor: str = ""  # name in pointseg.inference.PREDICTORS
+    dims: int = 2  # 2: slice by slice; 3: volumetric
+
+    def add_arguments(self, group: argparse._ArgumentGroup) -> None:
+        """The pipeline's own options of ``pointseg train`` (shown in ``--help`` under its name)."""
+
+    def settings(self, args: argparse.Namespace) -> dict:
+        """The trainer settings taken from the parsed options of :meth:`add_arguments`."""
+        return {}
+
+    def train(self, dataset: str | Path, target: str, out: str | Path, profile: str = DEFAULT_PROFILE, seed: int = 0,
+              resume: bool = False, device: str = "auto", **settings) -> Path:
+        """Train (or resume) a run of this pipeline into ``out``; returns the run folder."""
+        raise NotImplementedError
+
+
+PIPELINES: Registry[Pipeline] = Registry("pipeline")
+
+
+@PIPELINES.register("fcn8")
+class FCN8Pipeline(Pipeline):
+    """Seed 003's final and reference models: a VGG16-FCN8 on slices of one axis (sagittal by default)."""
+
+    name = "fcn8"
+    title = "VGG16-FCN8 on the slices of one axis, sagittal by default (2D)"
+    predictor = "slices"
+    dims = 2
+    # Names in pointseg.train.supervised.SUPERVISED_LOSSES (a test keeps the two equal).
+    losses = ("ce_dice", "ce", "weighted_ce")
+
+    def add_arguments(self, group) -> None:
+        group.add_argument("--axis", default="sagittal", help="slice axis (the paper uses sagittal)")
+        group.add_argument("--loss", choices=self.losses, default=None,
+                           help="override the profile's loss: ce_dice (CE + soft Dice, quick), ce, or weighted_ce "
+                                "(median-frequency weighted CE, the paper's)")
+        group.add_argument("--pretrained", metavar="PATH", help="torchvision VGG16 ImageNet weights to start from")
+
+    def settings(self, args) -> dict:
+        return {"axis": args.axis, "loss": args.loss, "pretrained": args.pretrained}
+
+    def train(self, dataset, target, out, profile=DEFAULT_PROFILE, seed=0, resume=False, device="auto", **settings):
+        from pointseg.train.supervised import train_supervised
+
+        return train_supervised(dataset, target, out, profile=profile, seed=seed, resume=resume, device=device,
+                                **settings)
+
+
+def get_pipeline(name: str) -> Pipeline:
+    """The pipeline registered as ``name``; an InputError lists the known ones."""
+    return PIPELINES.build(name)
