@@ -3,8 +3,9 @@
 napari slices only along array axes, so every volume is shown flipped and permuted (exactly, without
 interpolation) to the display orientation ``IPL``: array axis 0 runs toward inferior, 1 toward posterior,
 2 toward the patient's left. With napari's default axis order the 2D view is then the radiological axial
-plane (anterior up, patient right on screen left); the coronal and sagittal views (see :data:`VIEW_ORDERS`)
-have the head up. Each layer carries its voxel spacing as ``scale``, so a 3×1×1 mm scan keeps its shape.
+plane (anterior up, patient right on screen left); the coronal and sagittal views
+(:data:`pointseg.annotate.views.VIEW_ORDERS`) have the head up. Each layer carries its voxel spacing as
+``scale``, so a 3×1×1 mm scan keeps its shape.
 
 Every layer made here keeps the original grid in ``metadata["pointseg"]`` (see :class:`DisplayGeometry`):
 the writers use it to put points back into ``i,j,k`` / ``x,y,z`` and labels back onto the CT's grid and
@@ -13,7 +14,6 @@ affine. Points layers also keep the file they autosave to and the label set.
 
 from __future__ import annotations
 
-import getpass
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +21,13 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from pointseg.labels import LabelSet, get_label_set
+from pointseg.annotate.views import BONE_WINDOW
+from pointseg.labels import DEFAULT_LABEL_SET, LabelSet, get_label_set
 from pointseg.points import Points
 from pointseg.volume import Volume, orientation_transform, reorient, undo_reorient
 
 DISPLAY_AXCODES = "IPL"
 AXIS_LABELS = ("axial", "coronal", "sagittal")  # the plane each slider moves through
-VIEW_ORDERS = {"axial": (0, 1, 2), "coronal": (1, 0, 2), "sagittal": (2, 0, 1)}
 META_KEY = "pointseg"
 POINT_SIZE_MM = 7.0
 
@@ -100,7 +100,7 @@ def _base_meta(geometry: DisplayGeometry, name: str, **extra) -> dict:
     }
 
 
-def image_layer(volume: Volume, name: str = "CT", window: tuple[float, float] = (-450.0, 1050.0)) -> tuple:
+def image_layer(volume: Volume, name: str = "CT", window: tuple[float, float] = BONE_WINDOW) -> tuple:
     """Layer data for a CT in the display orientation, with the bone window."""
     geometry = DisplayGeometry.of(volume)
     display, _ = reorient(volume, DISPLAY_AXCODES)
@@ -175,12 +175,10 @@ def points_from_layer(data: np.ndarray, features: pd.DataFrame | None, geometry:
     return Points.from_voxels(labels, geometry.to_voxel(data), geometry.affine, time_s=times, annotator=who)
 
 
+def layer_meta(layer) -> dict:
+    """What the pointseg reader keeps with a napari layer (empty for any other layer)."""
+    return (getattr(layer, "metadata", None) or {}).get(META_KEY) or {}
+
+
 def layer_label_set(meta: dict | None) -> LabelSet:
-    return get_label_set(((meta or {}).get(META_KEY) or {}).get("label_set") or "lumbar")
-
-
-def current_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (some containers): leave the column empty
-        return ""
+    return get_label_set(((meta or {}).get(META_KEY) or {}).get("label_set") or DEFAULT_LABEL_SET)

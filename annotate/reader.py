@@ -5,21 +5,23 @@ present, and its points (an empty points layer when it has none yet; the widget 
 ``<case>/points.csv``). A CT outside a case autosaves its points next to it, to ``<name>_points.csv``. A
 file that holds a label map (integer values with few distinct values, or named like one) opens as labels.
 
-The label set is ``lumbar`` unless the environment variable ``POINTSEG_LABELS`` names another
-(``pointseg annotate --labels`` sets it).
+``pointseg annotate --labels`` passes its label set to :func:`read_path`. napari's own *File ▸ Open*
+cannot pass one: there a case gets the label set its points file is written in (the first of
+:data:`pointseg.labels.LABEL_SETS` that knows every label in it), ``lumbar`` otherwise.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from annotate.layers import DisplayGeometry, image_layer, labels_layer, points_layer
+from pointseg.annotate.layers import DisplayGeometry, image_layer, labels_layer, points_layer
 from pointseg.dataset import CT_NAMES, Case, case_at
-from pointseg.labels import LabelSet, get_label_set
+from pointseg.labels import DEFAULT_LABEL_SET, LABEL_SETS, LabelSet, get_label_set
 from pointseg.points import Points, read_points
 from pointseg.volume import Volume, is_volume_path, read_volume
 
@@ -28,8 +30,16 @@ MAX_LABEL_VALUES = 64
 LayerData = tuple
 
 
-def label_set_from_env() -> LabelSet:
-    return get_label_set(os.environ.get("POINTSEG_LABELS") or "lumbar")
+def stored_label_set(points_path: Path) -> LabelSet:
+    """The label set a points file is written in: the first known set with every label the file holds
+    (the default set when the file is missing, unreadable or fits none; reading it then names the problem)."""
+    try:
+        with open(points_path, encoding="utf-8-sig", newline="") as file:
+            used = {(row.get("label") or "").strip() for row in csv.DictReader(file)} - {""}
+    except (OSError, UnicodeDecodeError, csv.Error):
+        used = set()
+    fits = [label_set for label_set in LABEL_SETS.values() if used <= set(label_set.names)]
+    return fits[0] if used and fits else get_label_set(DEFAULT_LABEL_SET)
 
 
 def _strip_suffixes(name: str) -> str:
@@ -67,8 +77,9 @@ def looks_like_labels(volume: Volume) -> bool:
 
 
 def read_case(case: Case, label_set: LabelSet | None = None) -> list[LayerData]:
-    """Layers of a case: CT, labels (when present), pseudo-mask (when present), points (last, on top)."""
-    label_set = label_set or label_set_from_env()
+    """Layers of a case: CT, labels (when present), pseudo-mask (when present), points (last, on top);
+    in ``label_set`` (by default the one the case's points are written in)."""
+    label_set = label_set or stored_label_set(case.points_path)
     ct = case.load_ct()
     layers = [image_layer(ct, name=f"{case.id} CT")]
     labels = case.load_labels()
@@ -88,13 +99,14 @@ def _points_layer(ct: Volume, path: Path, label_set: LabelSet, name: str, case: 
                         case_dir=case.dir if case else None, name=name)
 
 
-def read_path(path: str | os.PathLike | list) -> list[LayerData]:
-    """All layers for ``path`` (a case folder, a CT or label file, or a DICOM folder)."""
+def read_path(path: str | os.PathLike | list, label_set: LabelSet | None = None) -> list[LayerData]:
+    """All layers for ``path`` (a case folder, a CT or label file, or a DICOM folder); ``label_set`` by default
+    the one its points are written in."""
     path = Path(path[0] if isinstance(path, list) else path)
-    label_set = label_set_from_env()
     case = case_of(path)
     if case is not None:
         return read_case(case, label_set)
+    label_set = label_set or stored_label_set(points_path_for(path))
     volume = read_volume(path)
     if volume.array.ndim != 3:
         raise ValueError(f"{path}: expected a 3D volume, got shape {volume.shape}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from annotate.reader import read_case
+from pointseg.annotate.reader import read_case
 from pointseg.dataset import case_at
 
 

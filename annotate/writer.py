@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotate.layers import DisplayGeometry, label_volume, points_from_layer
+from pointseg.annotate.layers import DisplayGeometry, label_volume, points_from_layer
 from pointseg.points import write_points
 from pointseg.volume import write_nifti
 

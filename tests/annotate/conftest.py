@@ -29,7 +29,7 @@ def case_dir(tmp_path, phantom_template) -> Path:
 @pytest.fixture
 def annotation(make_napari_viewer, case_dir, qtbot):
     """(viewer, widget) with the phantom case open, shown on screen at a fixed size."""
-    from annotate.app import open_annotation
+    from pointseg.annotate.app import open_annotation
 
     viewer = make_napari_viewer(show=True)
     viewer.window.resize(1500, 950)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from napari.layers import Labels
 
-from annotate.layers import DisplayGeometry
+from pointseg.annotate.layers import DisplayGeometry
 from pointseg.clicks import ClickConfig
 from pointseg.labels import get_label_set
 from pointseg.synthetic import write_simulated_clicks
@@ -25,7 +25,7 @@ def _run(widget, qtbot, updates):
 
 
 def test_build_trains_missing_models_fuses_and_shows_the_pseudo_mask(make_napari_viewer, case_dir, qtbot):
-    from annotate.app import open_annotation
+    from pointseg.annotate.app import open_annotation
 
     write_simulated_clicks(case_dir.parent, get_label_set(), ClickConfig(per_class=2, background=4), seed=0)
     viewer, widget = open_annotation(case_dir, viewer=make_napari_viewer())
@@ -62,7 +62,7 @@ def test_build_trains_missing_models_fuses_and_shows_the_pseudo_mask(make_napari
 
 
 def test_build_can_be_cancelled_and_leaves_no_pseudo_mask(make_napari_viewer, case_dir, qtbot):
-    from annotate.app import open_annotation
+    from pointseg.annotate.app import open_annotation
 
     write_simulated_clicks(case_dir.parent, get_label_set(), ClickConfig(per_class=1, background=2), seed=1)
     viewer, widget = open_annotation(case_dir, viewer=make_napari_viewer())
@@ -76,7 +76,7 @@ def test_build_can_be_cancelled_and_leaves_no_pseudo_mask(make_napari_viewer, ca
 
 
 def test_build_needs_points_and_a_case(make_napari_viewer, case_dir, tmp_path):
-    from annotate.app import open_annotation
+    from pointseg.annotate.app import open_annotation
     from pointseg.volume import write_nifti
 
     viewer, widget = open_annotation(case_dir, viewer=make_napari_viewer())

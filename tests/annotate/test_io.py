@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from annotate.layers import DisplayGeometry, image_layer
-from annotate.reader import get_reader, points_path_for
-from annotate.writer import write_labels_layer, write_points_layer
+from pointseg.annotate.layers import DisplayGeometry, image_layer
+from pointseg.annotate.reader import get_reader, points_path_for
+from pointseg.annotate.writer import write_labels_layer, write_points_layer
 from pointseg.clicks import ClickConfig
 from pointseg.labels import get_label_set
 from pointseg.points import Points, read_points, write_points

@@ -36,7 +36,7 @@ def test_napari_finds_the_reader_writers_sample_and_widget(case_dir):
 
 
 def test_sample_phantom_case_is_written_once_and_opens_as_a_case(tmp_path, monkeypatch):
-    from annotate.sample import phantom_case
+    from pointseg.annotate.sample import phantom_case
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     layers = phantom_case()
@@ -93,7 +93,8 @@ def test_annotate_without_a_display_says_so(case_dir):
 
 
 def test_the_plugin_imports_without_torch():
-    code = ("import sys, annotate.app, annotate.reader, annotate.sample, annotate.widget, annotate.writer; "
+    code = ("import sys, pointseg.annotate.app, pointseg.annotate.reader, pointseg.annotate.sample, "
+            "pointseg.annotate.widget, pointseg.annotate.writer; "
             "print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, encoding="utf-8", errors="replace",
                             timeout=300)
@@ -115,13 +116,34 @@ def test_napari_opens_a_case_through_the_plugin_and_docks_the_widget(make_napari
 def test_annotate_uses_the_label_set_it_is_given(case_dir, monkeypatch, make_napari_viewer, capsys):
     import napari
 
-    monkeypatch.setenv("POINTSEG_LABELS", "lumbar")  # restored after the test
     monkeypatch.setattr(napari, "run", lambda *args, **kwargs: None)
     monkeypatch.setattr(napari, "Viewer", make_napari_viewer)
     (case_dir / "points.csv").write_text("label,i,j,k\nL6,10,12,14\n", encoding="utf-8")
     assert main(["annotate", str(case_dir)]) == 2  # lumbar has no L6
     assert "L6" in capsys.readouterr().err
     assert main(["annotate", str(case_dir), "--labels", "lumbar6"]) == 0
-    widget = napari.current_viewer().window.dock_widgets["Point annotation"]
-    assert widget.label_set.name == "lumbar6" and widget.counts()["L6"] == 1
-    assert "1–6" in widget.labels_box.title()
+    viewer = napari.current_viewer()
+    try:
+        widget = viewer.window.dock_widgets["Point annotation"]
+        assert widget.label_set.name == "lumbar6" and widget.counts()["L6"] == 1
+        assert "1–6" in widget.labels_box.title()
+        assert "POINTSEG_LABELS" not in os.environ  # handed to the reader, not through the environment
+    finally:
+        viewer.close()
+
+
+def test_napari_reader_opens_a_case_in_the_label_set_of_its_points(make_napari_viewer, case_dir):
+    from pointseg.annotate.reader import read_path
+    from pointseg.errors import InputError
+    from pointseg.labels import get_label_set
+
+    (case_dir / "points.csv").write_text("label,i,j,k\nL2,10,12,14\nL6,11,12,14\n", encoding="utf-8")
+    with pytest.raises(InputError, match="L6"):
+        read_path(case_dir, label_set=get_label_set("lumbar"))  # a label set given is the one used
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(case_dir), plugin="pointseg")  # napari's File > Open passes no label set
+    assert layers[-1].metadata["pointseg"]["label_set"] == "lumbar6"
+    _, widget = viewer.window.add_plugin_dock_widget("pointseg", "Point annotation")
+    assert widget.counts()["L6"] == 1 and widget.label_set.name == "lumbar6"
+    (case_dir / "points.csv").unlink()
+    assert viewer.open(str(case_dir), plugin="pointseg")[-1].metadata["pointseg"]["label_set"] == "lumbar"

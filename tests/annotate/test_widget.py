@@ -11,7 +11,8 @@ import time
 import numpy as np
 from qtpy.QtCore import QPoint, Qt
 
-from annotate.layers import VIEW_ORDERS, DisplayGeometry
+from pointseg.annotate.layers import DisplayGeometry
+from pointseg.annotate.views import VIEW_ORDERS
 from pointseg.labels import get_label_set
 from pointseg.points import read_points
 from pointseg.volume import read_volume
@@ -52,7 +53,7 @@ def test_case_opens_in_physical_space_with_the_widget_attached(annotation, case_
 
 
 def test_anisotropic_scan_is_not_squashed(make_napari_viewer, tmp_path):
-    from annotate.app import open_annotation
+    from pointseg.annotate.app import open_annotation
     from pointseg.synthetic import write_phantoms
 
     write_phantoms(tmp_path, 1, seed=2, spacing=(2.0, 2.0, 6.0))
@@ -131,7 +132,7 @@ def test_autosave_matches_the_layer_after_every_change(annotation, case_dir):
 
 
 def test_reopening_restores_the_session(make_napari_viewer, annotation, case_dir):
-    from annotate.app import open_annotation
+    from pointseg.annotate.app import open_annotation
 
     viewer, widget = annotation
     middle = np.asarray(viewer.layers[0].data.shape) / 2
@@ -159,7 +160,7 @@ def test_killing_napari_keeps_every_click(case_dir, tmp_path):
         import os, signal
         import numpy as np
         import napari
-        from annotate.app import open_annotation
+        from pointseg.annotate.app import open_annotation
         viewer, widget = open_annotation({str(case_dir)!r}, viewer=napari.Viewer(show=False))
         middle = np.asarray(viewer.layers[0].data.shape) / 2
         for n, name in enumerate(["L1", "L2", "L3", "L4", "L5"]):
