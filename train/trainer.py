@@ -165,7 +165,7 @@ class Trainer:
 
     def _load_checkpoint(self) -> None:
         path = self.run_dir / CHECKPOINT_NAME
-        state = load_checkpoint(self.run_dir, map_location=self.device)
+        state = load_checkpoint(self.run_dir, map_location="cpu")  # random states stay CPU tensors
         if state.get("split") != self.split:
             raise InputError("the cases have changed since this run started; start a new run instead", path)
         self.model.load_state_dict(state["model"])
