@@ -55,10 +55,10 @@ def run_demo(out: Path, seed: int = 0, annotated: int = 3, test: int = 2, profil
     from pointseg.evaluation import collect_results
     from pointseg.inference import resolve_device
     from pointseg.report import write_report
-    from pseudo.fusion import DEFAULT_FUSION
-    from pseudo.pipeline import fuse_cases
-    from train.planar import train_planar
-    from train.supervised import train_supervised
+    from pointseg.pseudo.fusion import DEFAULT_FUSION
+    from pointseg.pseudo.pipeline import fuse_cases
+    from pointseg.train.planar import train_planar
+    from pointseg.train.supervised import train_supervised
 
     label_set = get_label_set()
     torch_device = resolve_device(device)
@@ -130,9 +130,9 @@ def efficiency_curve(out: Path, dataset: Path, profile: str, seed: int, backgrou
     from pointseg.dataset import held_out_case_ids
     from pointseg.evaluation import evaluate_pseudo, evaluate_run
     from pointseg.inference import resolve_device
-    from pseudo.pipeline import fuse_cases
-    from train.planar import train_planar
-    from train.supervised import train_supervised
+    from pointseg.pseudo.pipeline import fuse_cases
+    from pointseg.train.planar import train_planar
+    from pointseg.train.supervised import train_supervised
 
     label_set = get_label_set()
     torch_device = resolve_device(device)

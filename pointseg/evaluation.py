@@ -1,21 +1,22 @@
 """Collecting the numbers of a cost-vs-accuracy report from trained runs and a dataset.
 
-Rows of the paper's Table 1 and where they are measured:
+Each run's :class:`~pointseg.runs.RunInfo` says which rows it fills:
 
-* ``transverse``, ``coronal``, ``sagittal`` — the weak planar models, and ``pseudo`` — the fused,
-  smoothed pseudo-masks: on the annotated cases (those with clicks and full labels), because the
-  pseudo-masks exist for exactly those cases. The planar rows reuse ``planar_probabilities.h5`` that
-  ``fuse`` left in each case, or predict the case when it is not there.
-* ``result`` (the final model, trained on pseudo-masks) and ``reference`` (trained on full labels) — on
-  the test cases: ``DATASET/split.json``'s ``"test"`` list, or else the labelled cases without clicks;
-* ``result_train`` and ``reference_train`` — the same two models on the annotated cases they were trained
-  on, so that under-fitting (low on both) and over-fitting (high on training, low on test) can be told
-  apart, and so that the pseudo-mask has a reference measured on its own cases.
+* weak planar runs (trained on clicks) — the Table 1 rows ``transverse``, ``coronal`` and ``sagittal``,
+  and ``pseudo`` — the fused, smoothed pseudo-masks: on the annotated cases (those with clicks and full
+  labels), because the pseudo-masks exist for exactly those cases. The planar rows reuse
+  ``planar_probabilities.h5`` that ``fuse`` left in each case, or predict the case when it is not there.
+* supervised runs — the rows of their pipeline, keyed by what they were trained on: ``pseudo``
+  (pseudo-masks) and ``labels`` (full labels) on the test cases (``DATASET/split.json``'s ``"test"`` list,
+  or else the labelled cases without clicks), and ``pseudo_train`` and ``labels_train`` on the annotated
+  cases they were trained on, so that under-fitting (low on both) and over-fitting (high on training, low
+  on test) can be told apart, and so that the pseudo-mask has a reference measured on its own cases.
+  The ``fcn8`` pipeline's rows are also Table 1's ``result``/``reference`` (``_train``).
 
 Each row holds the mean Dice_wi over its cases, the mean per-class Dice over the cases where the class is
-present in the ground truth, every case's own Dice (as ``pointseg evaluate`` prints it), and which cases
-it was measured on (``on``: ``annotated`` or ``test``, and ``cases``). Ratios are only ever taken between
-rows measured on the same cases.
+present in the ground truth, every case's own Dice (as ``pointseg evaluate`` prints it), which cases it was
+measured on (``on``: ``annotated`` or ``test``, and ``cases``), the run's title and folder. Ratios are only
+ever taken between rows measured on the same cases (see :mod:`pointseg.report.ratios`).
 """
 
 from __future__ import annotations
@@ -31,41 +32,23 @@ import torch
 from pointseg.cost import CostModel, dataset_cost
 from pointseg.dataset import Case, discover_cases, held_out_case_ids
 from pointseg.errors import InputError
-from pointseg.inference import CHECKPOINT_NAME, load_model, predict_labels
+from pointseg.inference import load_model, predict_labels
 from pointseg.labels import LabelSet, get_label_set
 from pointseg.metrics import DiceResult, dice_scores
 from pointseg.progress import progress
+from pointseg.report.schema import TABLE1_PIPELINE, TABLE1_ROLES, Pipeline
+from pointseg.runs import WEAK_PLANAR, RunInfo, find_runs, read_run_file, read_run_info
 from pointseg.volume import Volume, read_volume, write_nifti
 
 PLANAR_ROWS = {"axial": "transverse", "coronal": "coronal", "sagittal": "sagittal"}
 
 
-def find_runs(paths: list[str | os.PathLike]) -> list[Path]:
-    """Run folders (holding ``checkpoint_last.pt``) given directly or found below the given folders."""
-    runs: list[Path] = []
-    for path in map(Path, paths):
-        if not path.exists():
-            raise InputError("no such run folder", path)
-        if (path / CHECKPOINT_NAME).exists():
-            runs.append(path)
-        else:
-            runs.extend(sorted(p.parent for p in path.rglob(CHECKPOINT_NAME)))
-    if not runs:
-        raise InputError("no trained run found (no checkpoint_last.pt below the given folders)")
-    return runs
-
-
-def run_role(run: Path) -> tuple[str, dict]:
-    """The Table 1 row a run fills, and its run information (``config.json``)."""
-    info_path = run / "config.json"
-    if not info_path.exists():
-        raise InputError("run folder without config.json", run)
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    config = info["config"]
-    target = config.get("target")
-    if target is not None:
-        return ("result" if target == "pseudo" else "reference"), info
-    return PLANAR_ROWS[config["axis"]], info
+def prediction_folder(info: RunInfo, key: str) -> str:
+    """Where a row's predictions go below ``predictions/``: the Table 1 row name for the weak planar and
+    fcn8 runs (``transverse``, ``result``, ``reference_train``, ...), ``<pipeline>/<key>`` otherwise."""
+    if info.target == "clicks":
+        return PLANAR_ROWS[info.axis]
+    return TABLE1_ROLES[key] if info.pipeline == TABLE1_PIPELINE else f"{info.pipeline}/{key}"
 
 
 def _summarise(scores: dict[str, DiceResult], label_set: LabelSet, on: str | None = None) -> dict:
@@ -84,7 +67,7 @@ def _summarise(scores: dict[str, DiceResult], label_set: LabelSet, on: str | Non
 
 
 def _planar_labels(case: Case, axis: str) -> np.ndarray | None:
-    path = case.dir / "planar_probabilities.h5"
+    path = case.planar_probabilities_path
     if not path.exists():
         return None
     with h5py.File(path, "r") as f:
@@ -93,10 +76,12 @@ def _planar_labels(case: Case, axis: str) -> np.ndarray | None:
 
 def evaluate_run(run: Path, cases: list[Case], role: str, label_set: LabelSet, device: torch.device,
                  predictions: Path | None, on: str | None = None) -> dict:
-    """Dice of one run on ``cases``; predictions are written to ``predictions/<role>/<case>.nii.gz``."""
+    """Dice of one run on ``cases``; predictions are written to ``predictions/<role>/<case>.nii.gz``.
+
+    A weak planar run reuses each case's ``planar_probabilities.h5`` where ``fuse`` left it."""
     loaded = None
-    planar = role in PLANAR_ROWS.values()
-    axis = json.loads((run / "config.json").read_text(encoding="utf-8"))["config"]["axis"]
+    info = read_run_info(run)
+    planar, axis = info.target == "clicks", info.axis
     scores = {}
     for case in progress(cases, f"evaluate {role}"):
         ct, labels = case.load_ct(), case.load_labels()
@@ -119,48 +104,85 @@ def evaluate_pseudo(cases: list[Case], label_set: LabelSet) -> dict | None:
     return _summarise(scores, label_set, "annotated") if scores else None
 
 
+
+def _one_run_per_row(runs: list[Path], infos: list[RunInfo]) -> None:
+    """An InputError when two runs would fill the same report row (checked before anything is evaluated)."""
+    seen: dict[tuple[str, str], Path] = {}
+    for run, info in zip(runs, infos):
+        if info.target == "clicks" and info.axis not in PLANAR_ROWS:
+            raise InputError(f"a run trained on clicks must be planar (axis {info.axis!r})", run)
+        place = ("table", PLANAR_ROWS[info.axis]) if info.target == "clicks" else (info.pipeline, info.target)
+        if place in seen:
+            raise InputError(f"two runs of {info.title} ({seen[place]} and this one); pass the run folders of "
+                             "one report only", run)
+        seen[place] = run
+
+
 def collect_results(
     run_paths: list[str | os.PathLike], dataset: str | os.PathLike | None = None, out: Path | None = None,
     device: torch.device = torch.device("cpu"), cost_model: CostModel = CostModel(),
 ) -> dict:
-    """The ``results`` dict of :func:`pointseg.report.write_report` for the given runs."""
+    """The ``results`` dict of :func:`pointseg.report.write_report` for the given runs.
+
+    Runs of any pipeline and label set: the weak planar runs fill Table 1 (``table``), every supervised
+    run its pipeline's rows (``pipelines[name]["rows"]``); the fcn8 pipeline's rows are Table 1's result
+    and reference as well. Each pipeline measures with its own label set; one whose label set is not the
+    report's (that of the weak planar and fcn8 runs, else of the first run) gets its own labelling cost.
+    """
     runs = find_runs(run_paths)
-    roles = [run_role(run) for run in runs]
-    dataset = Path(dataset) if dataset else Path(roles[0][1].get("dataset") or "")
+    infos = [read_run_info(run) for run in runs]
+    _one_run_per_row(runs, infos)
+    dataset = Path(dataset) if dataset else Path(read_run_file(runs[0]).get("dataset") or "")
     if not dataset or not dataset.is_dir():
         raise InputError("cannot tell the dataset of these runs; pass --dataset", dataset or runs[0])
-    label_set = get_label_set(roles[0][1]["config"].get("label_set", "lumbar"))
+    main = next((i for i in infos if i.pipeline in (WEAK_PLANAR, TABLE1_PIPELINE)), infos[0])
+    label_set = get_label_set(main.label_set)
     cases = discover_cases(dataset)
     labelled = [c for c in cases if c.labels_path is not None]
     annotated = [c for c in labelled if c.has_points]
     held_out = held_out_case_ids(dataset)
     test = [c for c in labelled if c.id in held_out] if held_out else [c for c in labelled if not c.has_points]
     predictions = out / "predictions" if out is not None else None
+    costs = {label_set.name: dataset_cost(annotated, label_set, cost_model)}
+
     table: dict[str, dict] = {}
-    for run, (role, _) in zip(runs, roles):
-        if role in PLANAR_ROWS.values():
-            if annotated:
-                table[role] = evaluate_run(run, annotated, role, label_set, device, predictions, "annotated")
-            continue
-        if test:
-            table[role] = evaluate_run(run, test, role, label_set, device, predictions, "test")
-        if annotated:
-            table[f"{role}_train"] = evaluate_run(run, annotated, f"{role}_train", label_set, device, predictions,
-                                                  "annotated")
+    pipelines: dict[str, dict] = {}
+    for run, info in zip(runs, infos):
+        if info.target == "clicks":
+            rows, measured = table, ((PLANAR_ROWS[info.axis], "annotated", annotated),)
+        else:
+            pipeline = pipelines.setdefault(info.pipeline, {
+                "title": Pipeline.default_title(info.pipeline, info.label_set), "label_set": info.label_set,
+                "rows": {}})
+            if pipeline["label_set"] != info.label_set:
+                raise InputError(f"runs of the pipeline {info.pipeline!r} with two label sets "
+                                 f"({pipeline['label_set']}, {info.label_set}); report them apart", run)
+            if info.label_set not in costs:
+                costs[info.label_set] = dataset_cost(annotated, get_label_set(info.label_set), cost_model)
+            if info.label_set != label_set.name:
+                pipeline["cost"] = costs[info.label_set]
+            rows = pipeline["rows"]
+            measured = ((info.target, "test", test), (f"{info.target}_train", "annotated", annotated))
+        for key, on, measured_cases in measured:
+            if measured_cases:
+                row = evaluate_run(run, measured_cases, prediction_folder(info, key), get_label_set(info.label_set),
+                                   device, predictions, on)
+                rows[key] = {**row, "title": info.title, "run": str(run)}
+    for key, row in (pipelines.get(TABLE1_PIPELINE) or {"rows": {}})["rows"].items():
+        table[TABLE1_ROLES[key]] = row
     pseudo = evaluate_pseudo(annotated, label_set)
     if pseudo is not None:
         table["pseudo"] = pseudo
-    ordered = {row: table[row] for row in ("transverse", "coronal", "sagittal", "pseudo", "result_train",
-                                           "reference_train", "result", "reference") if row in table}
     return {
         "title": "pointseg: accuracy against labelling cost",
         "dataset": str(dataset),
         "cases": [c.id for c in test],
         "annotated_cases": [c.id for c in annotated],
         "label_set": label_set.name,
-        "table": ordered,
-        "cost": dataset_cost(annotated, label_set, cost_model),
-        "runs": {role: str(run) for run, (role, _) in zip(runs, roles)},
+        "table": table,
+        "pipelines": dict(sorted(pipelines.items(), key=lambda item: (item[0] != TABLE1_PIPELINE, item[0]))),
+        "cost": costs[label_set.name],
+        "runs": {prediction_folder(info, info.target): str(run) for run, info in zip(runs, infos)},
         "efficiency": _efficiency(run_paths),
     }
 

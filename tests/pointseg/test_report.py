@@ -190,7 +190,7 @@ def test_compute_ratios_handles_missing_reference():
 
 
 def test_a_failed_report_leaves_the_previous_files_intact(tmp_path, monkeypatch):
-    import pointseg.report as report_module
+    import pointseg.report.writer as report_module
 
     paths = write_report(_results(), tmp_path)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -198,7 +198,7 @@ def test_a_failed_report_leaves_the_previous_files_intact(tmp_path, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(report_module, "_render_html", broken)
+    monkeypatch.setattr(report_module, "render_html", broken)
     with pytest.raises(RuntimeError):
         write_report(_results(title="second"), tmp_path)
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
