@@ -82,7 +82,7 @@ def read_case(case: Case, label_set: LabelSet | None = None) -> list[LayerData]:
     label_set = label_set or stored_label_set(case.points_path)
     ct = case.load_ct()
     layers = [image_layer(ct, name=f"{case.id} CT")]
-    labels = case.load_labels()
+    labels = case.load_labels(label_set)
     if labels is not None:
         layers.append(labels_layer(labels, label_set, f"{case.id} labels"))
         layers[-1][1]["visible"] = False

@@ -30,12 +30,18 @@ post-processing (without clicks).
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Sequence
+
 import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
 
 from pointseg.errors import InputError
+from pointseg.labels import VERTEBRA
 from pointseg.morphology import ellipsoid_element
+
+VERTEBRA_EXTENT_MM = VERTEBRA.extent_mm
 
 
 def foreground_box(mask: np.ndarray, margin: tuple[int, ...]) -> tuple[slice, ...] | None:
@@ -88,16 +94,20 @@ def fill_holes_2d(mask: np.ndarray, axis: int) -> np.ndarray:
 class BoneWatershed:
     """Seeded watershed of the coarse classes on the CT's bone (see the module docstring).
 
-    ``BoneWatershed(**params)(labels, probs, ct, clicks) -> labels``: ``labels`` (I, J, K) uint8, ``probs``
-    indexable like (I, J, K, C), ``ct`` the CT :class:`~pointseg.volume.Volume` (HU; its affine gives the
-    spacing and the axial slices), ``clicks`` ((N, 3) voxel indices, (N,) class ids; may be empty).
+    ``BoneWatershed(**params)(labels, probs, ct, clicks) -> labels``: ``labels`` (I, J, K) uint8; ``probs``
+    indexable like (I, J, K, C) — or, all that is read of it, the probability of each voxel's own label
+    (I, J, K), which keeps the memory of 60+ classes at a fraction of the CT's; ``ct`` the CT
+    :class:`~pointseg.volume.Volume` (HU; its affine gives the spacing and the axial slices); ``clicks``
+    ((N, 3) voxel indices, (N,) class ids; may be empty).
 
     Args:
         bone_hu: HU above which the smoothed CT counts as bone.
         close_mm: morphological closing of the bone mask before its holes are filled (bridges a thin,
             noisy cortical shell); 0 switches it off.
         reach_mm: a clicked class may only take bone within this distance of its own clicks (None: the
-            fused mask grown by ``grow_mm`` decides, as it does for classes without clicks).
+            fused mask grown by ``grow_mm`` decides, as it does for classes without clicks); one value, or
+            one per class id (a femur reaches farther from its clicks than a vertebra).
+        classes: the class ids to re-draw on bone (None: all); the others (organs) keep the coarse map.
         grow_mm: how far (mm) a class without clicks may extend beyond the coarse mask.
         confident: probability above which a bone voxel of the coarse mask seeds its class.
         seed_mm: a clicked class is only seeded by the coarse mask within this distance of its own clicks
@@ -114,7 +124,8 @@ class BoneWatershed:
 
     def __init__(self, bone_hu: float = 150.0, grow_mm: float = 6.0, confident: float = 0.6, sigma_mm: float = 0.5,
                  axial_axis: int | None = None, seed_mm: float | None = 10.0, far_mm: float | None = None,
-                 reach_mm: float | None = 40.0, click_mm: float = 2.0, close_mm: float = 2.0):
+                 reach_mm: float | Sequence[float] | None = 40.0, click_mm: float = 2.0, close_mm: float = 2.0,
+                 classes: Sequence[int] | None = None):
         if not (np.isfinite(grow_mm) and grow_mm >= 0 and 0 < confident <= 1 and sigma_mm >= 0 and close_mm >= 0):
             raise InputError(f"bone_watershed needs grow_mm >= 0, 0 < confident <= 1, sigma_mm >= 0, close_mm >= 0; "
                              f"got grow_mm={grow_mm}, confident={confident}, sigma_mm={sigma_mm}, close_mm={close_mm}")
@@ -128,26 +139,47 @@ class BoneWatershed:
         self.reach_mm = reach_mm
         self.click_mm = float(click_mm)
         self.close_mm = float(close_mm)
+        self.classes = None if classes is None else {int(c) for c in classes}
+
+    @classmethod
+    def for_label_set(cls, label_set, **options) -> "BoneWatershed":
+        """The refinement for ``label_set``: only its bones are re-drawn, each within a reach that grows with
+        the structure (``reach_mm`` for a vertebra, ``reach_mm / 110`` of the extent radius for longer
+        bones: about 95 mm for a femur, 60 mm for a rib); explicit ``options`` win."""
+        base = options.pop("reach_mm", inspect.signature(cls.__init__).parameters["reach_mm"].default)
+        if base is not None and not np.ndim(base):
+            extents = np.asarray(label_set.extent_radii())
+            base = tuple(np.maximum(base, base / VERTEBRA_EXTENT_MM * extents).tolist())
+        options.setdefault("classes", label_set.bone_ids())
+        return cls(reach_mm=base, **options)
+
+    def _reach(self, num_classes: int) -> np.ndarray | None:
+        if self.reach_mm is None:
+            return None
+        return np.broadcast_to(np.asarray(self.reach_mm, dtype=np.float64), (num_classes,))
 
     def __call__(self, labels, probs, ct, clicks):
         labels = np.asarray(labels, dtype=np.uint8)
         spacing = [float(v) for v in ct.spacing]
         axial = self.axial_axis if self.axial_axis is not None else slice_axis(ct.affine)
         ijk, ids = clicks
-        num_classes = int(np.shape(probs)[-1])
+        num_classes = int(np.shape(probs)[-1]) if np.ndim(probs) == 4 else int(labels.max()) + 1
+        num_classes = max(num_classes, int(np.max(clicks[1], initial=0)) + 1)
+        reach = self._reach(num_classes)
         click_vox = np.clip(np.rint(np.asarray(ijk, dtype=np.float64)).astype(np.int64).reshape(-1, 3), 0,
                             np.array(labels.shape) - 1)
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         labels = keep_clicked_components(labels, click_vox, ids, num_classes)
         seeds_mask = labels > 0
         seeds_mask[tuple(click_vox[ids > 0].T)] = True
-        margin = tuple(int(np.ceil((max(self.grow_mm, self.reach_mm or 0) + 3 * self.sigma_mm) / s)) + 2 for s in spacing)
+        widest = max(self.grow_mm, float(reach.max()) if reach is not None else 0.0)
+        margin = tuple(int(np.ceil((widest + 3 * self.sigma_mm) / s)) + 2 for s in spacing)
         box = foreground_box(seeds_mask, margin)
         out = np.zeros_like(labels)
         if box is None:
             return out
         local_labels = labels[box]
-        local_probs = np.asarray(probs[box], dtype=np.float32)
+        local_confidence = _confidence(probs, box, local_labels)
         local_ct = np.asarray(ct.array[box], dtype=np.float32)
         hu = ndimage.gaussian_filter(local_ct, [self.sigma_mm / s for s in spacing])
         bone = hu > self.bone_hu
@@ -164,27 +196,26 @@ class BoneWatershed:
         local_clicks = click_vox - offset
         inside = np.all((local_clicks >= 0) & (local_clicks < np.array(local_labels.shape)), axis=1)
         local_clicks, local_ids = local_clicks[inside], ids[inside]
-        for c in range(1, num_classes):
+        refined = [c for c in range(1, num_classes) if self.classes is None or c in self.classes]
+        for c in refined:
             fused = local_labels == c
             own = local_clicks[local_ids == c]
-            # distance (mm) to the class's nearest click, for its reach and where it may be seeded
-            distance = None
-            if len(own):
-                near = np.ones(local_labels.shape, dtype=bool)
-                near[tuple(own.T)] = False
-                distance = ndimage.distance_transform_edt(near, sampling=spacing)
-            anchored = self.reach_mm is not None and distance is not None
-            if anchored:  # a clicked class reaches as far from its clicks as a vertebra does
-                allowed |= distance <= self.reach_mm
+            # distance (mm) to the class's nearest click, for its reach and where it may be seeded; computed
+            # in a box around the clicks as wide as the farthest radius used, +inf beyond it
+            radii = [r for r in (reach[c] if reach is not None else None, self.seed_mm, self.far_mm) if r is not None]
+            near = _near_clicks(own, local_labels.shape, spacing, max(radii, default=0.0)) if len(own) else None
+            anchored = reach is not None and near is not None
+            if anchored:  # a clicked class reaches as far from its clicks as the structure is long
+                near.mark(allowed, reach[c])
             if not fused.any():
                 continue
             if not anchored:  # without clicks: as far as grow_mm beyond where the coarse map put it
                 allowed |= ndimage.binary_dilation(fused, structure=grow) if self.grow_mm > 0 else fused
-            seeds = fused & bone & (local_probs[..., c] >= self.confident)
-            if distance is not None and self.seed_mm is not None:  # seeds only near the class's own clicks
-                seeds &= distance <= self.seed_mm
-            if distance is not None and self.far_mm is not None:
-                markers[fused & bone & (distance > self.far_mm)] = num_classes
+            seeds = fused & bone & (local_confidence >= self.confident)
+            if near is not None and self.seed_mm is not None:  # seeds only near the class's own clicks
+                seeds &= near.within(self.seed_mm)
+            if near is not None and self.far_mm is not None:
+                markers[fused & bone & ~near.within(self.far_mm)] = num_classes
             clicked = {int(v) for v in components[tuple(own.T)] if v > 0}
             if clicked:  # bone apart from every click of c (a vessel with contrast, a rib) seeds nothing
                 seeds &= np.isin(components, list(clicked))
@@ -205,13 +236,49 @@ class BoneWatershed:
         flooded[flooded == num_classes] = 0
 
         local_out = np.zeros(local_labels.shape, dtype=np.uint8)
-        for c in range(1, num_classes):
+        for c in refined:
             mask = flooded == c
             if not mask.any():
                 continue
             mask = fill_holes_2d(ndimage.binary_fill_holes(mask), axial)
             local_out[mask & (local_out == 0)] = c
+        kept = np.isin(local_labels, [c for c in range(1, num_classes) if c not in set(refined)])
+        local_out[kept & (local_out == 0)] = local_labels[kept & (local_out == 0)]
         out[box] = local_out
         return out
+
+
+def _confidence(probs, box: tuple[slice, ...], labels: np.ndarray) -> np.ndarray:
+    """The probability of each voxel's own label in ``box``: read from all classes (I, J, K, C) or given
+    (I, J, K)."""
+    if np.ndim(probs) == 3:
+        return np.asarray(probs[box], dtype=np.float32)
+    local = np.asarray(probs[box], dtype=np.float32)
+    return np.take_along_axis(local, labels[..., None].astype(np.int64), axis=-1)[..., 0]
+
+
+class _NearClicks:
+    """The distance (mm) to a class's nearest click, known inside a box around the clicks and +inf outside."""
+
+    def __init__(self, box: tuple[slice, ...], distance: np.ndarray, shape: tuple[int, ...]):
+        self.box, self.distance, self.shape = box, distance, shape
+
+    def within(self, radius_mm: float) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=bool)
+        out[self.box] = self.distance <= radius_mm
+        return out
+
+    def mark(self, target: np.ndarray, radius_mm: float) -> None:
+        target[self.box] |= self.distance <= radius_mm
+
+
+def _near_clicks(clicks: np.ndarray, shape: tuple[int, ...], spacing, radius_mm: float) -> _NearClicks:
+    pad = np.array([int(np.ceil(radius_mm / s)) + 1 for s in spacing])
+    low = np.maximum(clicks.min(axis=0) - pad, 0)
+    high = np.minimum(clicks.max(axis=0) + pad + 1, np.array(shape))
+    box = tuple(slice(int(a), int(b)) for a, b in zip(low, high))
+    free = np.ones(tuple(int(b - a) for a, b in zip(low, high)), dtype=bool)
+    free[tuple((clicks - low).T)] = False
+    return _NearClicks(box, ndimage.distance_transform_edt(free, sampling=spacing), shape)
 
 

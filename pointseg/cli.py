@@ -330,12 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite existing points.csv files")
     _label_option(p)
 
-    p = _add(sub, "import", cmd_import, "import a VerSe or TotalSegmentator folder into the dataset layout")
+    p = _add(sub, "import", cmd_import,
+             "import a VerSe or TotalSegmentator folder into the dataset layout, labels mapped to --labels by name")
     p.add_argument("format", choices=("verse", "totalsegmentator"), help="layout of the source")
     p.add_argument("source", help="source folder")
     p.add_argument("dataset", help="dataset folder to write")
     p.add_argument("--ts-version", type=int, choices=(1, 2), default=2,
-                   help="TotalSegmentator label ids of a multi-label segmentations.nii.gz")
+                   help="TotalSegmentator version whose class ids a multi-label segmentations.nii.gz holds "
+                        "(the per-structure segmentations/ folder needs none; default %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite existing cases")
     _label_option(p)
 

@@ -200,7 +200,7 @@ def dataset_cost(
         if not case.has_points or case.labels_path is None:
             skipped.append(case.id)
             continue
-        labels = case.load_labels()
+        labels = case.load_labels(label_set)
         points = case.load_points(label_set, labels)
         axis = anatomical_axis(labels.affine, key)
         entry = {"case": case.id, **case_cost(points, labels.array, label_set, model, axis)}

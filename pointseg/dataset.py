@@ -7,6 +7,7 @@ itself a case (it holds a CT) is a dataset of one case.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from pointseg.errors import InputError
-from pointseg.labels import LabelSet
+from pointseg.labels import LabelSet, get_label_set, remap_labels
 from pointseg.points import Points, read_points
 from pointseg.volume import Volume, read_volume
 
 CT_NAMES = ("ct.nii.gz", "ct.nii", "ct.nrrd", "ct.nhdr", "ct.mha", "ct.mhd", "ct")
 LABEL_NAMES = ("labels.nii.gz", "labels.nii", "labels.nrrd", "labels.mha")
+# Optional: which label set the ids of labels.nii.gz are in ({"label_set": "upper_body"}). Without it they
+# are in the label set the command is given. With it, every command reads them in its own set, by name.
+LABELS_META_NAME = "labels.json"
 POINTS_NAME = "points.csv"
 PSEUDO_NAME = "pseudo.nii.gz"
 # What `fuse` leaves in a case besides the pseudo-mask: every planar model's class probabilities on the CT's
@@ -72,13 +76,46 @@ class Case:
     def load_ct(self) -> Volume:
         return read_volume(self.ct_path)
 
-    def load_labels(self) -> Volume | None:
+    @property
+    def labels_label_set(self) -> LabelSet | None:
+        """The label set ``labels.json`` names for the case's labels, or ``None`` without the file."""
+        path = self.dir / LABELS_META_NAME
+        if not path.exists():
+            return None
+        try:
+            return get_label_set(json.loads(path.read_text(encoding="utf-8"))["label_set"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"cannot read the label set name ({exc})", path) from exc
+        except InputError as exc:
+            raise InputError(str(exc), path) from exc
+
+    def load_labels(self, label_set: LabelSet | None = None) -> Volume | None:
+        """The full labels, in ``label_set``'s ids when given and ``labels.json`` names another set."""
         path = self.labels_path
-        return None if path is None else read_volume(path)
+        if path is None:
+            return None
+        labels = read_volume(path)
+        stored = self.labels_label_set
+        if label_set is None or stored is None or stored == label_set:
+            return labels
+        return Volume(remap_labels(np.asarray(labels.array).astype(np.int64), stored, label_set), labels.affine,
+                      path=labels.path)
 
     def load_points(self, label_set: LabelSet, ct: Volume | None = None) -> Points:
         ct = ct if ct is not None else self.load_ct()
         return read_points(self.points_path, ct.affine, label_set, shape=ct.shape)
+
+
+def write_labels(folder: str | os.PathLike, labels: Volume, label_set: LabelSet) -> Path:
+    """``folder/labels.nii.gz`` (uint8) and ``labels.json`` naming ``label_set``, each written atomically."""
+    from pointseg.atomic import write_text
+    from pointseg.volume import write_nifti
+
+    folder = Path(folder)
+    path = folder / LABEL_NAMES[0]
+    write_nifti(labels, path, dtype=np.uint8 if label_set.num_classes <= 256 else np.uint16)
+    write_text(folder / LABELS_META_NAME, json.dumps({"label_set": label_set.name}) + "\n")
+    return path
 
 
 def case_at(folder: Path) -> Case | None:
@@ -112,9 +149,14 @@ def check_case(case: Case, label_set: LabelSet) -> list[str]:
         return [str(exc)]
     if not np.issubdtype(ct.array.dtype, np.number):
         problems.append(f"{ct.path}: CT data type {ct.array.dtype} is not numeric")
-    for path in (case.labels_path, case.pseudo_path if case.pseudo_path.exists() else None):
+    try:
+        stored = case.labels_label_set or label_set
+    except InputError as exc:
+        problems.append(str(exc))
+        stored = label_set
+    for path, ids in ((case.labels_path, stored), (case.pseudo_path if case.pseudo_path.exists() else None, label_set)):
         if path is not None:
-            problems.extend(_check_label_file(path, ct, label_set))
+            problems.extend(_check_label_file(path, ct, ids))
     if case.has_points:
         try:
             points = case.load_points(label_set, ct)

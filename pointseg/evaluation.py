@@ -84,7 +84,7 @@ def evaluate_run(run: Path, cases: list[Case], role: str, label_set: LabelSet, d
     planar, axis = info.target == "clicks", info.axis
     scores = {}
     for case in progress(cases, f"evaluate {role}"):
-        ct, labels = case.load_ct(), case.load_labels()
+        ct, labels = case.load_ct(), case.load_labels(label_set)
         pred = _planar_labels(case, axis) if planar else None
         if pred is None:
             loaded = loaded or load_model(run, device)
@@ -99,7 +99,7 @@ def evaluate_pseudo(cases: list[Case], label_set: LabelSet) -> dict | None:
     scores = {}
     for case in cases:
         if case.pseudo_path.exists():
-            pseudo, labels = read_volume(case.pseudo_path), case.load_labels()
+            pseudo, labels = read_volume(case.pseudo_path), case.load_labels(label_set)
             scores[case.id] = dice_scores(pseudo.array, labels.array, label_set.num_classes)
     return _summarise(scores, label_set, "annotated") if scores else None
 

@@ -12,6 +12,7 @@ A volumetric predictor registers itself in :data:`PREDICTORS` under its own name
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,17 +93,18 @@ def slices_to_tensor(image: np.ndarray) -> torch.Tensor:
 def predict_slices(
     model: torch.nn.Module, image: np.ndarray, device: torch.device | str = "cpu", batch_size: int = 8,
     show_progress: bool = False, dtype: np.dtype | type = np.float32, window: tuple[slice, slice] | None = None,
-    context: int = 0,
+    context: int = 0, out=None,
 ) -> np.ndarray:
     """Softmax probabilities ``(n, C, H, W)`` (``dtype``, float32 by default) for uint8 slices ``(n, H, W)``.
 
     With ``window`` (rows, columns) only that part of each slice is kept: ``(n, C, h, w)``. ``context``: the
     model takes that many neighbouring slices on each side as extra channels (see ``with_context``).
+    ``out``: a function ``shape -> array`` (e.g. an HDF5 dataset on disk) to write into instead of memory.
     """
     window = window or (slice(None), slice(None))
     device = torch.device(device)
     model.eval()
-    out: np.ndarray | None = None
+    result = None
     starts = range(0, len(image), batch_size)
     for start in progress(starts, "predict", unit="batch") if show_progress else starts:
         stop = min(start + batch_size, len(image))
@@ -112,10 +114,11 @@ def predict_slices(
         with torch.autocast(device.type, enabled=device.type == "cuda"):
             logits = model(batch)
         probs = torch.softmax(logits.float(), dim=1)[:, :, window[0], window[1]].cpu().numpy()
-        if out is None:
-            out = np.empty((len(image),) + probs.shape[1:], dtype=dtype)
-        out[start : start + len(probs)] = probs
-    return out if out is not None else np.zeros((0, 1) + image[:, window[0], window[1]].shape[1:], dtype)
+        if result is None:
+            shape = (len(image),) + probs.shape[1:]
+            result = out(shape) if out is not None else np.empty(shape, dtype=dtype)
+        result[start : start + len(probs)] = probs.astype(dtype, copy=False)
+    return result if result is not None else np.zeros((0, 1) + image[:, window[0], window[1]].shape[1:], dtype)
 
 
 def predict_volume(
@@ -138,15 +141,22 @@ def predict_volume_into(
     loaded: LoadedModel, ct: Volume, target, device: torch.device | str = "cpu", batch_size: int = 8,
 ) -> SliceGeometry:
     """Like :func:`predict_volume`, but one class at a time into ``target`` (an ``(I, J, K, C)`` array or
-    HDF5 dataset), keeping the slice probabilities in float16: the memory-lean path used by ``fuse``."""
+    HDF5 dataset): the memory-lean path used by ``fuse``. The slice probabilities of all classes wait in a
+    temporary float16 HDF5 file, not in memory, so memory stays a few times the CT's size whatever the
+    number of classes (``benchmarks/fuse_memory.py``)."""
     stack = preprocess_case(ct, loaded.axis, loaded.preprocess, full_plane=True)
     geometry = stack.geometry
-    probs = predict_slices(loaded.model, stack.image, device, batch_size, dtype=np.float16, window=geometry.stack_window,
-                           context=int(loaded.config.get("context", 0)))
-    del stack
-    for c in range(probs.shape[1]):
-        channel = geometry.to_original(geometry.window_to_volume(probs[:, c].astype(np.float32)), "linear", fill=0.0)
-        target[..., c] = channel.astype(target.dtype)  # one contiguous copy, already in the stored type
+    with tempfile.TemporaryFile() as spill, h5py.File(spill, "w") as h5:
+        def on_disk(shape):  # one chunk per batch of slices and class
+            return h5.create_dataset("probabilities", shape=shape, dtype=np.float16,
+                                     chunks=(min(batch_size, shape[0]), 1) + shape[2:])
+
+        probs = predict_slices(loaded.model, stack.image, device, batch_size, dtype=np.float16,
+                               window=geometry.stack_window, context=int(loaded.config.get("context", 0)), out=on_disk)
+        del stack
+        for c in range(probs.shape[1]):
+            channel = geometry.to_original(geometry.window_to_volume(probs[:, c].astype(np.float32)), "linear", fill=0.0)
+            target[..., c] = channel.astype(target.dtype)  # one contiguous copy, already in the stored type
     return geometry
 
 

@@ -394,11 +394,15 @@ def cached_stack(
     labels_path = {"labels": case.labels_path, "pseudo": case.pseudo_path}[target]
     labels_path = labels_path if labels_path is not None and labels_path.exists() else None
     key = cache_key([case.ct_path, labels_path, points_path], axis, config, label_set, full_plane)
+    # full labels stored in another label set (labels.json) are read in this one; pseudo-masks already are
     path = Path(cache_dir) / case.id / f"{axis}-{target}-{key}.h5"
     if path.exists():
         return load_stack(path)
     ct = case.load_ct()
-    labels = read_volume(labels_path) if labels_path is not None else None
+    if labels_path is None:
+        labels = None
+    else:
+        labels = case.load_labels(label_set) if target == "labels" else read_volume(labels_path)
     points = case.load_points(label_set, ct) if points_path is not None else None
     stack = preprocess_case(ct, axis, config, labels, points, label_set, full_plane)
     for stale in path.parent.glob(f"{axis}-{target}-*.h5"):

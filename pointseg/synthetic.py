@@ -76,7 +76,7 @@ def write_simulated_clicks(
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise InputError(f"already exists{more} (use --force to overwrite)", existing[0])
     for case in progress(cases, "simulated clicks"):
-        ct, labels = case.load_ct(), case.load_labels()
+        ct, labels = case.load_ct(), case.load_labels(label_set)
         difference = labels.grid_difference(ct, names=("labels", "CT"))
         if difference is not None:
             raise InputError(f"labels are not on the CT's grid: {difference}", labels.path)

@@ -59,29 +59,41 @@ def predict_planar(case: Case, models: dict[str, LoadedModel], device: torch.dev
     path = case.planar_probabilities_path
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         for axis, loaded in progress(list(models.items()), f"predict {case.id}", unit="axis"):
+            # one chunk per k-slice and class: written a class at a time, read a slab of k-slices at a time
             data = f.create_dataset(axis, shape=ct.shape + (label_set.num_classes,), dtype=np.float16,
-                                    chunks=ct.shape[:2] + (1, label_set.num_classes))
+                                    chunks=ct.shape[:2] + (1, 1), compression="lzf")
             predict_volume_into(loaded, ct, data, device)
         f.attrs["affine"] = ct.affine
         f.attrs["classes"] = list(label_set.names)
     return path
 
 
-def fuse_probabilities(planar: Path, fused: Path, strategy: str, slab: int = 4, **options) -> np.ndarray:
-    """Fuse the per-axis probabilities slab by slab; write them (float16) and return the arg-max labels."""
+def fuse_probabilities(planar: Path, fused: Path, strategy: str, slab: int | None = None, **options) -> np.ndarray:
+    """Fuse the per-axis probabilities slab by slab; write them (float16) with each voxel's ``confidence``
+    (the probability of its fused label, all the refinement reads) and return the arg-max labels.
+
+    ``slab`` k-slices at a time (None: as many as keep the three axes' float32 probabilities of the slab
+    under a quarter of the CT's float32 size, so memory does not grow with the number of classes)."""
     fusion = build_fusion(strategy, **options)
     with h5py.File(planar, "r") as f:
         axes = [a for a in AXES if a in f]
         shape = f[axes[0]].shape
+        if slab is None:
+            slab = max(1, shape[2] // (4 * 3 * shape[3]))
         labels = np.zeros(shape[:3], dtype=np.uint8)
         with atomic_path(fused) as tmp, h5py.File(tmp, "w") as out:
             data = out.create_dataset("probabilities", shape=shape, dtype=np.float16,
                                       chunks=shape[:2] + (1, shape[3]), compression="lzf")
+            confidence = out.create_dataset("confidence", shape=shape[:3], dtype=np.float16,
+                                            chunks=shape[:2] + (1,), compression="lzf")
             for k in range(0, shape[2], slab):
                 part = {a: f[a][:, :, k : k + slab].astype(np.float32) for a in axes}
                 probs = fusion(part)
+                del part
                 data[:, :, k : k + slab] = probs
-                labels[:, :, k : k + slab] = np.argmax(probs, axis=-1)
+                best = np.argmax(probs, axis=-1)
+                labels[:, :, k : k + slab] = best
+                confidence[:, :, k : k + slab] = np.take_along_axis(probs, best[..., None], axis=-1)[..., 0]
             out.attrs["affine"] = f.attrs["affine"]
             out.attrs["classes"] = f.attrs["classes"]
             out.attrs["strategy"] = strategy
@@ -91,12 +103,15 @@ def fuse_probabilities(planar: Path, fused: Path, strategy: str, slab: int = 4, 
 
 def refine_case(case: Case, labels: np.ndarray, ct: Volume, label_set: LabelSet, refinement: str = DEFAULT_REFINEMENT,
                 **options) -> np.ndarray:
-    """The fused ``labels`` of ``case`` refined on its CT by the refinement named ``refinement``."""
-    refine = build_refinement(refinement, **options)
+    """The fused ``labels`` of ``case`` refined on its CT by the refinement named ``refinement`` (fitted to
+    ``label_set``: which classes are bone, how far each may reach from its clicks)."""
+    refine = build_refinement(refinement, label_set=label_set, **options)
     points = case.load_points(label_set, ct) if case.has_points else None
     clicks = (points.ijk, points.label_ids(label_set)) if points is not None else (np.zeros((0, 3)), np.zeros(0))
     with h5py.File(case.fused_probabilities_path, "r") as f:
-        return refine(labels, f["probabilities"], ct, clicks)
+        # the probability of each voxel's fused label is all a refinement reads (files of earlier versions
+        # hold only the probabilities of every class)
+        return refine(labels, f["confidence"] if "confidence" in f else f["probabilities"], ct, clicks)
 
 
 def fuse_case(

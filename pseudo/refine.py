@@ -40,7 +40,15 @@ class Refinement:
 
 
 register_refinement = REFINEMENTS.register
-build_refinement = REFINEMENTS.build
+
+
+def build_refinement(name: str, label_set=None, **options) -> Refinement:
+    """The refinement ``name``, fitted to ``label_set`` when it has a ``for_label_set`` (which classes it
+    re-draws, how far each reaches); an InputError lists the known names."""
+    cls = REFINEMENTS.lookup(name)
+    if label_set is not None and hasattr(cls, "for_label_set"):
+        return cls.for_label_set(label_set, **options)
+    return cls(**options)
 
 
 @register_refinement("none")

@@ -44,7 +44,9 @@ class PlanarConfig(RunConfig):
     lr: float = 1e-3
     weight_decay: float = 1e-5
     loss_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    radius_mm: float = 110.0
+    # The extent loss's radius: None takes each class's from the label set (110 mm for a vertebra, more
+    # for a rib or a femur); a number applies to every class.
+    radius_mm: float | None = None
     clicked_fraction: float = 0.5
     val_cases: int = 0
     val_every: int = 1

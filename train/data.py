@@ -9,6 +9,7 @@ separation and extent terms), drawn by a seeded generator whose state is saved w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +36,7 @@ class PlanarSlices:
     moved at random by up to a quarter of the window, and optionally augmented (:class:`SliceAugment`).
     """
 
-    def __init__(self, stacks: list[SliceStack], num_classes: int, radius_mm: float = 110.0,
+    def __init__(self, stacks: list[SliceStack], num_classes: int, radius_mm: float | Sequence[float] = 110.0,
                  size: tuple[int, int] | None = None, augment: SliceAugment | None = None, context: int = 0):
         self.stacks = stacks
         self.context = context

@@ -79,7 +79,8 @@ class PlanarTrainer(SliceTrainer):
             cached_stack(cases[i], config.axis, config.preprocess, self.label_set, self.cache_dir)
             for i in progress(self.split["train"], f"slices ({config.axis})")
         ]
-        data = PlanarSlices(stacks, self.label_set.num_classes, config.radius_mm, size=config.preprocess.size,
+        radii = config.radius_mm if config.radius_mm is not None else self.label_set.extent_radii()
+        data = PlanarSlices(stacks, self.label_set.num_classes, radii, size=config.preprocess.size,
                             augment=SliceAugment() if config.augment else None, context=config.context)
         self.batches = MixedBatches(data, config.batch_size, config.clicked_fraction, config.seed)
         counts = Counter(int(k) for s in stacks for k in s.point_labels)

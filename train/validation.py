@@ -19,7 +19,7 @@ def validate_cases(loaded: LoadedModel, cases: list[Case], device: torch.device)
     scores = {}
     for case in cases:
         pred, _ = predict_labels(loaded, case.load_ct(), device)
-        labels = case.load_labels()
+        labels = case.load_labels(loaded.label_set)
         scores[case.id] = dice_scores(pred, labels.array, loaded.label_set.num_classes)
     return scores
 

@@ -318,3 +318,21 @@ def test_gradients_flow_to_the_model_through_all_terms():
     total.backward()
     for parameter in model.parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0
+
+
+def test_semi_mask_takes_one_radius_per_class():
+    # one click per class at column 10 of a 1 x 40 slice, 1 mm pixels, on the slice itself
+    points = np.array([[0.0, 0.0, 10.0], [0.0, 0.0, 10.0]])
+    mask = semi_mask(points, [1, 2], 0.0, (1, 40), 1.0, num_classes=3, radius_mm=[0.0, 5.0, 20.0])
+    assert np.flatnonzero(mask[1, 0]).tolist() == list(range(6, 15))  # |c - 10| < 5
+    assert np.flatnonzero(mask[2, 0]).tolist() == list(range(0, 30))  # |c - 10| < 20
+    assert mask[0].all()
+
+
+def test_label_sets_give_each_structure_its_extent():
+    from pointseg.labels import get_label_set
+
+    bones = get_label_set("bones")
+    radii = dict(zip(bones.names, bones.extent_radii()))
+    assert radii["vertebrae_L3"] == 110.0 and radii["femur_left"] > 200.0 and radii["rib_left_1"] > 110.0
+    assert get_label_set("lumbar").extent_radii() == (0.0,) + (110.0,) * 5  # as before: 110 mm per vertebra

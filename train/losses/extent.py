@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ def semi_mask(
     shape: tuple[int, int],
     pixel_mm: float,
     num_classes: int,
-    radius_mm: float = 110.0,
+    radius_mm: float | Sequence[float] = 110.0,
 ) -> np.ndarray:
     """The semi-masks m_k of eq. 3 on one slice: bool (C, H, W), True where class k may be present.
 
@@ -31,7 +31,9 @@ def semi_mask(
         shape: (H, W) of the slice; pixel (r, c) lies at (slice_mm, r * pixel_mm, c * pixel_mm).
         pixel_mm: in-plane pixel spacing in mm.
         num_classes: C, background included.
-        radius_mm: r, the largest distance from a click at which its class may still be present.
+        radius_mm: r, the largest distance from a click at which its class may still be present: one value
+            for every class, or one per class id (the label set's extent radii, e.g. 110 mm for a vertebra,
+            260 mm for a femur).
 
     Eq. 3: ``m_k(q) = 1`` iff ``max_{p of class k} ||q - p|| < r``, i.e. q lies within r of *every* click of
     class k (the intersection of the balls). A class without clicks gets all True (the max over an empty
@@ -44,6 +46,7 @@ def semi_mask(
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
         raise InputError(f"point labels must be in 0..{num_classes - 1}, got {sorted(set(labels.tolist()))}")
     height, width = shape
+    radii = np.broadcast_to(np.asarray(radius_mm, dtype=np.float64), (num_classes,))
     mask = np.ones((num_classes, height, width), dtype=bool)
     rows = np.arange(height, dtype=np.float64) * pixel_mm
     cols = np.arange(width, dtype=np.float64) * pixel_mm
@@ -52,7 +55,7 @@ def semi_mask(
         d2_slice = (slice_mm - mine[:, 0])[:, None, None] ** 2  # (n, 1, 1)
         d2_row = (rows[None, :] - mine[:, 1:2])[:, :, None] ** 2  # (n, H, 1)
         d2_col = (cols[None, :] - mine[:, 2:3])[:, None, :] ** 2  # (n, 1, W)
-        mask[k] = (d2_slice + d2_row + d2_col).max(axis=0) < radius_mm**2
+        mask[k] = (d2_slice + d2_row + d2_col).max(axis=0) < radii[k] ** 2
     return mask
 
 
