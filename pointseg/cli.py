@@ -90,12 +90,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from pointseg.dataset import case_labels_in
     from pointseg.labels import get_label_set
     from pointseg.metrics import dice_scores
     from pointseg.volume import read_volume
 
     label_set = get_label_set(args.labels)
-    pred, gt = read_volume(args.pred), read_volume(args.gt)
+    pred, gt = read_volume(args.pred), case_labels_in(args.gt, label_set)
     difference = pred.grid_difference(gt, names=("prediction", "ground truth"))
     if difference is not None:
         raise InputError(f"not on the ground truth's grid: {difference}", args.pred)
@@ -108,10 +109,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{'class':<12}{'Dice':>8}{'GT voxels':>12}{'pred voxels':>13}")
+    width = max([12] + [len(name) + 2 for name in result["dice"]] + [len(g) + 7 for g in result["groups"]])
+    print(f"{'class':<{width}}{'Dice':>8}{'GT voxels':>12}{'pred voxels':>13}")
     for name, dice in result["dice"].items():
-        print(f"{name:<12}{dice:>8.4f}{result['gt_voxels'][name]:>12d}{result['pred_voxels'][name]:>13d}")
-    print(f"{'Dice_wi':<12}{result['dice_wi']:>8.4f}")
+        print(f"{name:<{width}}{dice:>8.4f}{result['gt_voxels'][name]:>12d}{result['pred_voxels'][name]:>13d}")
+    print(f"{'Dice_wi':<{width}}{result['dice_wi']:>8.4f}")
+    if len(result["groups"]) > 1 or label_set.num_classes > 12:
+        for group, dice in result["groups"].items():
+            print(f"{'mean ' + group:<{width}}{dice:>8.4f}")
     return 0
 
 

@@ -169,7 +169,24 @@ def case_cost(
         )
     if out["click_seconds"] is not None and out["full_seconds"]:
         out["cost_ratio"] = out["click_seconds"] / out["full_seconds"]
+    out["groups"] = group_costs(out, label_set, model)
     return out
+
+
+def group_costs(cost: dict, label_set: LabelSet, model: CostModel) -> dict[str, dict]:
+    """Clicks, structure-slices, seconds and cost ratio per group of the label set (vertebrae, ribs, …):
+    a group's clicks are those on its structures (background clicks belong to no group)."""
+    groups: dict[str, dict] = {}
+    per_click = cost["seconds_per_click"] or float(model.seconds_per_click)
+    for group, names in label_set.groups().items():
+        clicks = sum((cost["clicks_by_label"] or {}).get(n, 0) for n in names)
+        slices = sum((cost["structure_slices_by_class"] or {}).get(n, 0) for n in names)
+        if not clicks and not slices:
+            continue
+        full = slices * float(model.seconds_per_structure_slice)
+        groups[group] = {"clicks": int(clicks), "click_seconds": clicks * per_click, "structure_slices": int(slices),
+                         "full_seconds": full, "cost_ratio": clicks * per_click / full if full else None}
+    return groups
 
 
 def dataset_cost(
@@ -212,6 +229,15 @@ def dataset_cost(
     slices = sum(c["structure_slices"] for c in per_case)
     full_seconds = float(sum(c["full_seconds"] for c in per_case))
     sources = {c["click_time_source"] for c in per_case}
+    groups: dict[str, dict] = {}
+    for entry in per_case:
+        for group, values in entry["groups"].items():
+            total = groups.setdefault(group, {"clicks": 0, "click_seconds": 0.0, "structure_slices": 0,
+                                              "full_seconds": 0.0})
+            for key in total:
+                total[key] += values[key]
+    for total in groups.values():
+        total["cost_ratio"] = total["click_seconds"] / total["full_seconds"] if total["full_seconds"] else None
     return {
         "n_cases": len(per_case),
         "clicks": int(clicks),
@@ -226,4 +252,6 @@ def dataset_cost(
         "model": asdict(model),
         "per_case": per_case,
         "skipped": skipped,
+        "label_set": label_set.name,
+        "groups": groups,
     }

@@ -118,6 +118,17 @@ def write_labels(folder: str | os.PathLike, labels: Volume, label_set: LabelSet)
     return path
 
 
+def case_labels_in(path: str | os.PathLike, label_set: LabelSet) -> Volume:
+    """A label file read in ``label_set``'s ids: remapped by name when it is a case's full labels and the
+    case's ``labels.json`` names another set."""
+    path = Path(path)
+    folder = path.parent
+    if path.name in LABEL_NAMES and (folder / LABELS_META_NAME).exists():
+        case = Case(folder.name, folder, path)
+        return case.load_labels(label_set)
+    return read_volume(path)
+
+
 def case_at(folder: Path) -> Case | None:
     """The case stored in ``folder``, or ``None`` when it holds no CT."""
     ct = _first_existing(folder, CT_NAMES)

@@ -57,9 +57,14 @@ def _summarise(scores: dict[str, DiceResult], label_set: LabelSet, on: str | Non
     for result in scores.values():
         for m in np.flatnonzero(result.gt_voxels > 0):
             classes.setdefault(label_set.names[m], []).append(float(result.dice[m]))
+    groups: dict[str, list[float]] = {}
+    for result in scores.values():
+        for group, value in result.group_dice(label_set).items():
+            groups.setdefault(group, []).append(value)
     return {
         "dice_wi": float(np.mean([s.dice_wi for s in scores.values()])) if scores else None,
         "dice": {name: float(np.mean(v)) for name, v in classes.items()},
+        "groups": {group: float(np.mean(v)) for group, v in groups.items()},
         "per_case": per_case,
         "cases": sorted(per_case),
         **({"on": on} if on else {}),
@@ -71,7 +76,13 @@ def _planar_labels(case: Case, axis: str) -> np.ndarray | None:
     if not path.exists():
         return None
     with h5py.File(path, "r") as f:
-        return None if axis not in f else np.argmax(f[axis][...], axis=-1).astype(np.uint8)
+        if axis not in f:
+            return None
+        data = f[axis]
+        labels = np.zeros(data.shape[:3], dtype=np.uint8)
+        for k in range(data.shape[2]):  # a k-slice at a time: the file holds every class
+            labels[:, :, k] = np.argmax(data[:, :, k], axis=-1)
+        return labels
 
 
 def evaluate_run(run: Path, cases: list[Case], role: str, label_set: LabelSet, device: torch.device,

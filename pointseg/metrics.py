@@ -46,8 +46,19 @@ class DiceResult:
             "dice": {names[m]: float(self.dice[m]) for m in np.flatnonzero(seen)},
             "gt_voxels": {names[m]: int(self.gt_voxels[m]) for m in np.flatnonzero(seen)},
             "pred_voxels": {names[m]: int(self.pred_voxels[m]) for m in np.flatnonzero(seen)},
+            "groups": self.group_dice(label_set),
             "label_set": label_set.name,
         }
+
+    def group_dice(self, label_set: LabelSet) -> dict[str, float]:
+        """Mean Dice of each group of the label set (vertebrae, ribs, large bones, organs) over its classes
+        present in the ground truth; groups without any are left out."""
+        out = {}
+        for group, names in label_set.groups().items():
+            ids = [i for i in map(label_set.id_of, names) if i < len(self.gt_voxels) and self.gt_voxels[i] > 0]
+            if ids:
+                out[group] = float(np.mean(self.dice[ids]))
+        return out
 
 
 def dice_from_confusion(confusion: np.ndarray) -> DiceResult:

@@ -112,3 +112,20 @@ def test_dataset_cost_counts_axial_slices_of_a_pir_case(tmp_path):
 
     assert dataset_cost(cases, LUMBAR, slice_axis_name="sagittal")["structure_slices"] == 5
     assert dataset_cost(cases, LUMBAR, slice_axis_name="coronal")["structure_slices"] == 12
+
+
+def test_cost_per_group_by_hand():
+    bones = get_label_set("bones")
+    labels = np.zeros((6, 6, 10), dtype=np.uint8)
+    labels[1:3, 1:3, 0:4] = bones.id_of("vertebrae_T7")  # 4 axial slices
+    labels[3:5, 3:5, 2:9] = bones.id_of("rib_left_7")  # 7 slices
+    labels[0:2, 4:6, 5:7] = bones.id_of("femur_right")  # 2 slices
+    names = ["vertebrae_T7"] * 5 + ["rib_left_7"] * 5 + ["femur_right"] * 3 + ["background"] * 4
+    points = Points(names, np.zeros((17, 3)), np.zeros((17, 3)))
+    groups = case_cost(points, labels, bones, CostModel(), slice_axis=2)["groups"]
+    # 2 s per click, 12.5 s per structure-slice: vertebrae 10 s / 50 s, ribs 10 s / 87.5 s, large bones 6 s / 25 s
+    assert groups["vertebrae"] == {"clicks": 5, "click_seconds": 10.0, "structure_slices": 4, "full_seconds": 50.0,
+                                   "cost_ratio": pytest.approx(0.2)}
+    assert groups["ribs"]["cost_ratio"] == pytest.approx(10.0 / 87.5)
+    assert groups["large_bones"]["structure_slices"] == 2 and groups["large_bones"]["cost_ratio"] == pytest.approx(0.24)
+    assert "organs" not in groups

@@ -45,3 +45,15 @@ def test_shape_and_range_errors():
         dice_scores(np.zeros(3), np.zeros(4), 2)
     with pytest.raises(ValueError, match="label ids"):
         dice_scores(np.array([5]), np.array([0]), 2)
+
+
+def test_dice_per_group_by_hand():
+    from pointseg.labels import get_label_set
+
+    bones = get_label_set("bones")
+    t7, t8, rib = bones.id_of("vertebrae_T7"), bones.id_of("vertebrae_T8"), bones.id_of("rib_left_1")
+    gt = np.array([t7, t7, t8, t8, rib, rib, 0, 0])
+    pred = np.array([t7, t7, t8, 0, rib, 0, 0, rib])
+    # T7 1.0, T8 2*1/(1+2) = 2/3, rib 2*1/(2+2) = 0.5
+    groups = dice_scores(pred, gt, bones.num_classes).as_dict(bones)["groups"]
+    assert groups == {"vertebrae": pytest.approx((1 + 2 / 3) / 2), "ribs": pytest.approx(0.5)}
