@@ -145,7 +145,7 @@ def test_table1_alone_still_makes_the_fcn8_pipeline():
 
 @pytest.mark.parametrize("change, message", [
     (lambda r: r["pipelines"]["unet3d"]["rows"].update(result={"dice_wi": 0.5}), "unknown row 'result'"),
-    (lambda r: r["pipelines"]["unet3d"].update(label_set="ribs"), "label_set"),
+    (lambda r: r["pipelines"]["unet3d"].update(label_set="no_such_set"), "label_set"),
     (lambda r: r["pipelines"]["unet3d"]["rows"]["labels"].update(on="elsewhere"), r"\['on'\] must be one of"),
     (lambda r: r["pipelines"]["unet3d"].update(paper={"reference": 0.7}), "unknown key"),
     (lambda r: r.update(pipelines=[]), "pipelines"),
