@@ -28,6 +28,48 @@ def classes(names: Sequence[str], rows: Sequence[Row]) -> list[str]:
     return out
 
 
+# Up to this many classes the tables have a column per class; beyond it a column per group of structures
+# (vertebrae, ribs, large bones, organs), with the per-class Dice in a table of their own, one class a row.
+MAX_CLASS_COLUMNS = 12
+# The label sets the paper's Table 1 (and pointseg 0.1.0's numbers) were measured on.
+PAPER_LABEL_SETS = ("lumbar",)
+
+
+def class_columns(label_set: str, rows: Sequence[Row | None]) -> tuple[list[str], object]:
+    """The per-class (or, for large label sets, per-group) column titles of a table of ``rows``, and the
+    function giving a row's cells."""
+    known = get_label_set(label_set)
+    names = classes(known.names, [r for r in rows if r is not None])
+    if len(names) <= MAX_CLASS_COLUMNS:
+        return names, lambda row: [fmt_dice((row.dice if row else {}).get(c)) for c in names]
+    groups = known.groups()
+
+    def cells(row: Row | None) -> list[str]:
+        out = []
+        for members in groups.values():
+            values = [finite((row.dice if row else {}).get(c)) for c in members]
+            values = [v for v in values if v is not None]
+            out.append(fmt_dice(sum(values) / len(values) if values else None))
+        return out
+
+    return [f"mean {group.replace('_', ' ')}" for group in groups], cells
+
+
+def per_class_blocks(label_set: str, rows: dict[str, Row | None], titles: dict[str, str]) -> list:
+    """For a label set too large for a column per class: the per-class Dice, one class a row, collapsed."""
+    known = get_label_set(label_set)
+    present = [r for r in rows.values() if r is not None]
+    names = classes(known.names, present)
+    if len(names) <= MAX_CLASS_COLUMNS or not present:
+        return []
+    keys = [k for k, r in rows.items() if r is not None]
+    table = Table(["Class", "Group"] + [titles[k] for k in keys],
+                  [[name, known.group_of(name) if name in known.names else DASH]
+                   + [fmt_dice(rows[k].dice.get(name)) for k in keys] for name in names],
+                  [False, False] + [True] * len(keys))
+    return [Details(f"Per-class Dice ({len(names)} classes)", blocks=[table])]
+
+
 def shows_table1(results: Results) -> bool:
     """Whether the report shows the paper's Table 1: with a weak planar or fcn8 row (not for runs of other
     pipelines only, whose pseudo-masks are then shown with them)."""
@@ -38,18 +80,18 @@ def _measured_on(row: Row | None) -> str:
     return CASE_SETS.get(row.on, DASH) if row is not None and row.on else DASH
 
 
-def _table1(table: dict[str, Row], paper: dict, names: list[str]) -> Table:
+def _table1(table: dict[str, Row], paper: dict, label_set: str) -> Table:
+    names, cells = class_columns(label_set, list(table.values()))
+    before = BEFORE_TABLE if label_set in PAPER_LABEL_SETS else {}
     header = ["Model", "Measured on", "Dice_wi (ours)", "Dice_wi (before)", "Dice_wi (paper)"] + names
     rows = []
     for key in ROWS:
         row = table.get(key)
         if row is None and key.endswith("_train"):
             continue
-        dice = row.dice if row is not None else {}
         rows.append(
             [ROW_TITLES[key], _measured_on(row), fmt_dice(row.dice_wi if row is not None else None),
-             fmt_dice(BEFORE_TABLE.get(key)), fmt_dice(paper.get(key), 2)]
-            + [fmt_dice(dice.get(c)) for c in names]
+             fmt_dice(before.get(key)), fmt_dice(paper.get(key), 2)] + cells(row)
         )
     return Table(header, rows, [False, False] + [True] * (len(header) - 2))
 
@@ -148,16 +190,15 @@ def _cases_text(cases: Sequence[str], limit: int = 40) -> str:
 
 
 def _pipeline_table(pipeline: Pipeline, paper: dict) -> Table:
-    names = classes(get_label_set(pipeline.label_set).names, list(pipeline.rows.values()))
+    names, cells = class_columns(pipeline.label_set, list(pipeline.rows.values()))
     header = ["Model", "Measured on", "Dice_wi"] + (["Dice_wi (paper)"] if paper else []) + names
     rows = []
     for key in PIPELINE_ROWS:
         row = pipeline.rows.get(key)
         if row is None and key.endswith("_train"):
             continue
-        dice = row.dice if row is not None else {}
         rows.append([pipeline.row_title(key), _measured_on(row), fmt_dice(row.dice_wi if row is not None else None)]
-                    + ([fmt_dice(paper.get(key), 2)] if paper else []) + [fmt_dice(dice.get(c)) for c in names])
+                    + ([fmt_dice(paper.get(key), 2)] if paper else []) + cells(row))
     return Table(header, rows, [False, False] + [True] * (len(header) - 2))
 
 
@@ -203,6 +244,8 @@ def _pipeline_blocks(results: Results, pipeline: Pipeline, ratios: dict) -> list
               ": the model trained on pseudo-masks and the one trained on full labels, on the test cases and "
               "again on the annotated cases they were trained on (“training cases”)."]),
         _pipeline_table(pipeline, pipeline_paper(results, pipeline.name)),
+        *per_class_blocks(pipeline.label_set, {k: pipeline.rows.get(k) for k in PIPELINE_ROWS},
+                          {k: pipeline.row_title(k) for k in PIPELINE_ROWS}),
         *_pipeline_ratio_blocks(ratios),
     ]
 
@@ -221,7 +264,7 @@ def build_document(results: Results, ratios: dict, pipeline_ratios: dict[str, di
     ]
     if shows_table1(results):
         main = results.pipelines.get(TABLE1_PIPELINE)
-        names = classes(get_label_set(results.label_set).names, list(results.table.values()))
+        paper = paper_numbers(results) if results.label_set in PAPER_LABEL_SETS else {}
         blocks += [
             Heading(2, "Table 1: Dice_wi and per-class Dice" + (f" ({main.title})" if main else "")),
             Para(["Dice_wi is the Dice weighted by the inverse class occurrence (eq. 5 of the paper), background "
@@ -234,7 +277,9 @@ def build_document(results: Results, ratios: dict, pipeline_ratios: dict[str, di
                   "reference are the supervised models' outputs after their post-processing (the run's config says "
                   "which; by default each vertebra's boundary is re-drawn on the CT's bone). “Before”: pointseg "
                   "0.1.0's quick demo (seed 0), before its supervised models and refinement were reworked."]),
-            _table1(results.table, paper_numbers(results), names),
+            _table1(results.table, paper, results.label_set),
+            *per_class_blocks(results.label_set, {k: results.table.get(k) for k in ROWS},
+                              {k: ROW_TITLES[k] for k in ROWS}),
             Image("dice_wi", "Dice_wi per model, ours vs the paper"),
         ]
         if "per_class_dice" in plots:

@@ -155,3 +155,24 @@ def test_malformed_pipelines_are_value_errors(change, message):
     change(results)
     with pytest.raises(ValueError, match=message):
         validate_results(results)
+
+
+def test_a_large_label_set_gets_group_columns_and_a_per_class_table(tmp_path):
+    from pointseg.labels import get_label_set
+
+    bones = get_label_set("bones")
+    # every vertebra 0.8, every rib 0.4 (rib_left_1 0.0), large bones 0.9 -> means 0.8, 23 * 0.4 / 24, 0.9
+    dice = {n: {"vertebrae": 0.8, "ribs": 0.4, "large_bones": 0.9}.get(bones.group_of(n), 0.95) for n in bones.names}
+    dice["rib_left_1"] = 0.0
+    row = {"dice_wi": 0.5, "dice": dice, "on": "annotated", "cases": ["a"]}
+    results = {"dataset": "upper", "cases": ["t"], "label_set": "bones", "table": {"pseudo": row},
+               "cost": {"n_cases": 1, "clicks": 305, "click_seconds": 610.0, "full_seconds": 9000.0,
+                        "cost_ratio": 610 / 9000}}
+    text = write_report(results, tmp_path)["markdown"].read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| Model |"))
+    assert "mean vertebrae" in header and "mean ribs" in header and "mean large bones" in header
+    assert "rib_left_1" not in header and header.count("|") < 15
+    pseudo = next(line for line in text.splitlines() if line.startswith("| Pseudo"))
+    assert "0.800" in pseudo and f"{23 * 0.4 / 24:.3f}" in pseudo and "0.900" in pseudo
+    assert "0.48" not in pseudo  # no paper number: the paper measured L1-L5 only
+    assert "Per-class Dice (62 classes)" in text and "| rib_left_1 | ribs | 0.000 |" in text
