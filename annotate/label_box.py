@@ -39,7 +39,7 @@ class LabelBox(QGroupBox):
         self.buttons = {}
         self.keys = hotkeys(label_set)
         last_key = self.keys.get(label_set.foreground[-1], "9")
-        self.setTitle(f"Label  (keys 1–{last_key}, 0 background; with points selected: relabel)")
+        self.setTitle(f"Label  (keys 1–{last_key}, 0 background)")
         for row, name in enumerate(list(label_set.foreground) + ["background"]):
             red, green, blue = label_set.color_of(name)
             button = QPushButton()

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from pointseg.labels import LabelSet
+from pointseg.labels import BACKGROUND, LabelSet
 from pointseg.points import Points, read_points, write_points
 
 
@@ -26,6 +26,11 @@ def current_user() -> str:
         return getpass.getuser()
     except Exception:  # no login name (some containers): leave the column empty
         return ""
+
+
+def label_order(label_set: LabelSet) -> tuple[str, ...]:
+    """The order the widget lists the labels in and steps through them: foreground by group, background last."""
+    return tuple(name for names in label_set.groups().values() for name in names) + (BACKGROUND,)
 
 
 def no_points() -> Points:
@@ -89,6 +94,17 @@ class AnnotationSession:
         """The foreground labels still without points."""
         counts = self.counts()
         return [name for name in self.label_set.foreground if counts[name] == 0]
+
+    def next_label(self, step: int = 1) -> str:
+        """The label ``step`` places after the current one in :func:`label_order`, wrapping round."""
+        order = label_order(self.label_set)
+        return order[(order.index(self.current_label) + step) % len(order)]
+
+    def next_missing(self) -> str | None:
+        """The first label after the current one (wrapping round) still without points; None when there is none."""
+        order, missing = label_order(self.label_set), set(self.missing())
+        start = order.index(self.current_label) + 1
+        return next((name for name in order[start:] + order[:start] if name in missing), None)
 
     def inside(self, ijk: np.ndarray) -> np.ndarray:
         """Which voxel positions lie within the CT (within half a voxel of its edge voxels)."""

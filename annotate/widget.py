@@ -2,10 +2,12 @@
 
 The widget follows the last points layer opened with the pointseg reader (a case, a CT) and holds an
 :class:`~pointseg.annotate.session.AnnotationSession` for it, which keeps the points, the undo history and
-autosaves to the layer's ``points.csv``. Keys 1–5 pick L1–L5 (1–9 for larger label sets) and 0 background;
-a click in the 2D view then adds a point of that label. Each change made in the layer (add, delete, move)
-goes to the session, and what the session changes (undo, relabel, a point outside the CT dropped) goes back
-to the layer. *Build pseudo-mask* lives in :class:`~pointseg.annotate.build_panel.BuildPanel`.
+autosaves to the layer's ``points.csv``. Keys 1–5 pick L1–L5 (1–9 in other small label sets) and 0
+background, ``,``/``.`` the previous/next label and ``N`` the next one without points; label sets too large
+for buttons get a searchable list (:mod:`~pointseg.annotate.label_panel`). A click in the 2D view then adds a
+point of that label. Each change made in the layer (add, delete, move) goes to the session, and what the
+session changes (undo, relabel, a point outside the CT dropped) goes back to the layer. *Build pseudo-mask*
+lives in :class:`~pointseg.annotate.build_panel.BuildPanel`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ import numpy as np
 from napari.layers import Image, Points
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import (
-    QComboBox,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 )
 
 from pointseg.annotate.build_panel import BuildPanel
-from pointseg.annotate.label_box import LabelBox
+from pointseg.annotate.label_panel import NEXT_KEY, NEXT_MISSING_KEY, PREVIOUS_KEY, LabelPanel
 from pointseg.annotate.layers import (
     DisplayGeometry,
     layer_label_set,
@@ -37,7 +37,7 @@ from pointseg.annotate.layers import (
     points_from_layer,
 )
 from pointseg.annotate.session import AnnotationSession, current_user
-from pointseg.annotate.views import VIEW_ORDERS, WINDOWS
+from pointseg.annotate.view_box import ViewBox, show_overlays
 from pointseg.labels import LabelSet, get_label_set
 
 EDITING = ("adding", "removing", "changing")  # napari's data events before a change; "added" ... after it
@@ -46,15 +46,6 @@ EDITING = ("adding", "removing", "changing")  # napari's data events before a ch
 def _action(event) -> str | None:
     action = getattr(event, "action", None)
     return None if action is None else str(getattr(action, "value", action))
-
-
-def _show_overlays(viewer) -> None:
-    """The scale bar (mm) on the canvas."""
-    overlays = getattr(getattr(viewer, "canvas", None), "overlays", None)
-    if overlays is not None and "scale_bar" in overlays:
-        overlays["scale_bar"].visible = True
-    else:  # napari before 0.9
-        viewer.scale_bar.visible = True
 
 
 class AnnotationWidget(QWidget):
@@ -71,6 +62,7 @@ class AnnotationWidget(QWidget):
         self._label = self.label_set.foreground[0]  # the label picked, kept from one case to the next
         self._new_step = False
         self._quiet = False
+        self._viewer_keys: set[str] = set()  # keys this widget bound on the viewer
 
         self._build_ui()
         self.build_panel.running.connect(lambda _running: self._refresh())
@@ -123,12 +115,12 @@ class AnnotationWidget(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.path_label)
 
-        self.labels_box = LabelBox(self)
-        self.labels_box.picked.connect(self.set_label)
-        layout.addWidget(self.labels_box)
-        self.hint = QLabel()
-        self.hint.setWordWrap(True)
-        layout.addWidget(self.hint)
+        self.label_panel = LabelPanel(self)
+        self.label_panel.picked.connect(self.set_label)
+        self.label_panel.next_missing_button.clicked.connect(self.next_missing)
+        layout.addWidget(self.label_panel)
+        panel = self.label_panel  # its parts, under the names tests and callers use
+        self.labels_box, self.picker, self.hint = panel.buttons, panel.picker, panel.hint
 
         edit_row = QHBoxLayout()
         self.undo_button = QPushButton("Undo  (Ctrl+Z)")
@@ -140,19 +132,9 @@ class AnnotationWidget(QWidget):
         edit_row.addWidget(self.delete_button)
         layout.addLayout(edit_row)
 
-        view_box = QGroupBox("View")
-        view_layout = QVBoxLayout(view_box)
-        view_row = QHBoxLayout()
-        for name in VIEW_ORDERS:
-            button = QPushButton(name.capitalize())
-            button.clicked.connect(lambda _=False, n=name: self.show_view(n))
-            view_row.addWidget(button)
-        view_layout.addLayout(view_row)
-        self.window_combo = QComboBox()
-        self.window_combo.addItems(list(WINDOWS))
-        self.window_combo.currentTextChanged.connect(self.set_window)
-        view_layout.addWidget(self.window_combo)
-        layout.addWidget(view_box)
+        self.view_box = ViewBox(self.viewer, lambda: self.layer, self)
+        self.window_combo = self.view_box.window_combo
+        layout.addWidget(self.view_box)
 
         self.build_panel = BuildPanel(self.viewer, lambda: self.layer, self)
         self.build_panel.build_button.clicked.connect(self.build_pseudo_mask)
@@ -193,9 +175,9 @@ class AnnotationWidget(QWidget):
         self.detach()
         meta = layer_meta(layer)
         label_set = layer_label_set(layer.metadata)
-        if label_set.name != self.label_set.name or not self.labels_box.buttons:
+        if label_set != self.label_panel.label_set:
             self.label_set = label_set
-            self.labels_box.set_label_set(label_set)
+            self.label_panel.set_label_set(label_set)
         self.layer = layer
         self.geometry = DisplayGeometry.from_meta(layer.metadata)
         self.case_dir = Path(meta["case_dir"]) if meta.get("case_dir") else None
@@ -203,16 +185,26 @@ class AnnotationWidget(QWidget):
         self.session = AnnotationSession(meta["points_path"], self.geometry.affine, self.geometry.shape, label_set,
                                          points)
         layer.events.data.connect(self._on_data)
-        for name, key in self.labels_box.keys.items():
-            layer.bind_key(key, lambda _layer, n=name: self.set_label(n), overwrite=True)
-            self.viewer.bind_key(key, lambda _viewer, n=name: self.set_label(n), overwrite=True)
-        layer.bind_key("Control-Z", lambda _layer: self.undo(), overwrite=True)
+        self._bind_keys(layer)
         self.build_panel.set_case(self.case_dir)
         self.title.setText(self.case_dir.name if self.case_dir else Path(meta.get("ct_path") or layer.name).name)
         self.path_label.setText(f"Points autosave to {self.points_path}")
-        _show_overlays(self.viewer)
-        self.set_label(self._label if self._label in self.labels_box.buttons else self.label_set.foreground[0])
+        show_overlays(self.viewer)
+        self.set_label(self._label if self._label in self.label_set.names else self.label_set.foreground[0])
         self._refresh()
+
+    def _bind_keys(self, layer: Points) -> None:
+        """The label keys on the layer and the viewer (those of an earlier label set unbound), and Ctrl+Z."""
+        actions = {key: (lambda n=name: self.set_label(n)) for name, key in self.label_panel.keys.items()}
+        actions.update({PREVIOUS_KEY: lambda: self.step_label(-1), NEXT_KEY: lambda: self.step_label(1),
+                        NEXT_MISSING_KEY: self.next_missing})
+        for key in self._viewer_keys - set(actions):
+            self.viewer.bind_key(key, None)
+        for key, action in actions.items():
+            layer.bind_key(key, lambda _layer, a=action: a(), overwrite=True)
+            self.viewer.bind_key(key, lambda _viewer, a=action: a(), overwrite=True)
+        self._viewer_keys = set(actions)
+        layer.bind_key("Control-Z", lambda _layer: self.undo(), overwrite=True)
 
     def detach(self) -> None:
         if self.layer is not None:
@@ -229,10 +221,10 @@ class AnnotationWidget(QWidget):
         With the select tool active and points selected, the selected points get the label instead (one
         undo step) and the tool stays as it is.
         """
-        if name not in self.labels_box.buttons:
+        if name not in self.label_panel.names:
             return
         self._label = name
-        self.labels_box.check(name)
+        self.label_panel.check(name)
         if self.layer is None:
             return
         self.session.set_label(name)
@@ -243,6 +235,17 @@ class AnnotationWidget(QWidget):
         self.layer.feature_defaults = {"label": name, "time_s": np.nan, "annotator": current_user()}
         self.viewer.layers.selection.active = self.layer
         self.layer.mode = "add"
+
+    def step_label(self, step: int) -> None:
+        """Pick the label ``step`` places after the current one (keys ``,`` and ``.``: -1 and +1)."""
+        if self.session is not None:
+            self.set_label(self.session.next_label(step))
+
+    def next_missing(self) -> None:
+        """Pick the next label still without points (key N)."""
+        name = self.session.next_missing() if self.session is not None else None
+        if name is not None:
+            self.set_label(name)
 
     def relabel_selected(self, name: str) -> None:
         """Give the selected points the label ``name`` (their click times stay)."""
@@ -329,25 +332,14 @@ class AnnotationWidget(QWidget):
 
     def _refresh(self) -> None:
         counts = self.counts()
-        self.labels_box.show_counts(counts)
         active = self.session is not None
+        self.label_panel.show_state(counts, self.session.missing() if active else None)
         for widget in (self.delete_button, self.build_button):
             widget.setEnabled(active and self.worker is None)
         self.undo_button.setEnabled(active and self.session.can_undo)
         if not active:
-            self.hint.setText("")
             self.status.setText("")
             return
-        missing = self.session.missing()
-        if missing:
-            self.hint.setText("Still without points: " + ", ".join(missing))
-            self.hint.setStyleSheet("color: #f0b429;")
-        elif counts.get("background", 0) == 0:
-            self.hint.setText("Every vertebra has points; add a few background clicks (key 0) too.")
-            self.hint.setStyleSheet("color: #f0b429;")
-        else:
-            self.hint.setText("Every label has points.")
-            self.hint.setStyleSheet("color: #5fd068;")
         total = sum(counts.values())
         self.status.setStyleSheet("color: #ff6b6b; font-weight: bold;" if self.save_error else "color: #9aa0a6;")
         if self.save_error:
@@ -361,29 +353,14 @@ class AnnotationWidget(QWidget):
     # ---------------------------------------------------------------------------------- viewing
     def show_view(self, name: str) -> None:
         """Show the axial, coronal or sagittal plane in the 2D view."""
-        self.viewer.dims.ndisplay = 2
-        self.viewer.dims.order = VIEW_ORDERS[name]
-        self.viewer.reset_view()
+        self.view_box.show_view(name)
 
     def ct_layer(self) -> Image | None:
-        ct_path = layer_meta(self.layer).get("ct_path") if self.layer is not None else None
-        images = [lay for lay in self.viewer.layers if isinstance(lay, Image) and layer_meta(lay).get("role") == "ct"]
-        for layer in images:
-            if ct_path and layer_meta(layer).get("path") == ct_path:
-                return layer
-        return images[-1] if images else None
+        return self.view_box.ct_layer()
 
     def set_window(self, preset: str) -> None:
         """Apply a CT window preset (a key of :data:`~pointseg.annotate.views.WINDOWS`) to the case's CT layer."""
-        layer = self.ct_layer()
-        if layer is None or preset not in WINDOWS:
-            return
-        low, high = WINDOWS[preset]
-        current = layer.contrast_limits_range
-        layer.contrast_limits_range = (min(low, current[0]), max(high, current[1]))
-        layer.contrast_limits = (low, high)
-        if self.window_combo.currentText() != preset:
-            self.window_combo.setCurrentText(preset)
+        self.view_box.set_window(preset)
 
     # --------------------------------------------------------------------------------- pseudo-mask
     def build_pseudo_mask(self):
