@@ -25,7 +25,8 @@ def cmd_phantom(args: argparse.Namespace) -> int:
     from pointseg.synthetic import write_phantoms
 
     written = write_phantoms(
-        Path(args.out), args.cases, args.seed, _spacing(args.spacing), args.orientation, args.preview, args.force
+        Path(args.out), args.cases, args.seed, _spacing(args.spacing), args.orientation, args.preview, args.force,
+        anatomy=args.anatomy,
     )
     print(f"wrote {len(written)} phantom case(s) to {args.out}")
     return 0
@@ -311,8 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", metavar="CASE_OR_CT", help="case folder, CT file or DICOM folder (optional)")
     _label_option(p)
 
-    p = _add(sub, "phantom", cmd_phantom, "write synthetic lumbar CT cases in the dataset layout")
+    p = _add(sub, "phantom", cmd_phantom, "write synthetic CT cases (lumbar spine or upper body) in the dataset layout")
     p.add_argument("out", help="dataset folder to write phantom_NNN/ cases into")
+    p.add_argument("--anatomy", choices=("lumbar", "upper-body"), default="lumbar",
+                   help="lumbar: L1-L5 labels; upper-body: neck to mid-femur, every bone and the main organs "
+                        "labelled in the label set upper_body (default lumbar)")
     p.add_argument("--cases", type=int, default=1, help="number of cases")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same cases)")
     p.add_argument("--spacing", type=float, nargs="+", metavar="MM",

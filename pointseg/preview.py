@@ -25,6 +25,7 @@ from pointseg.volume import Volume, reorient
 __all__ = ["save_preview"]
 
 WINDOW_HU = BONE_WINDOW_HU
+LEGEND_MAX = 12  # more classes than this get a one-line note instead of a legend
 
 
 def save_preview(ct: np.ndarray, labels: np.ndarray | None, affine: np.ndarray,
@@ -117,9 +118,12 @@ def _figure(panels, lab, title, label_set: LabelSet):
         ax.set_axis_off()
     if lab is not None:
         handles = [Patch(color=colours[v], label=label_set.names[v]) for v in range(1, label_set.num_classes)]
-        if handles:
+        if 0 < len(handles) <= LEGEND_MAX:
             fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
                        labelcolor="white", fontsize=9)
+        elif handles:  # too many names for one line: say what the colours are instead
+            fig.text(0.5, 0.02, f"{len(handles)} structures of the label set {label_set.name!r}, each its own colour",
+                     color="white", fontsize=9, ha="center")
     if title:
         fig.suptitle(title, color="white", fontsize=10)
     fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.08, wspace=0.03)

@@ -11,9 +11,9 @@ import numpy as np
 
 from pointseg.atomic import write_text
 from pointseg.clicks import ClickConfig, case_rng, simulate_clicks
-from pointseg.dataset import Case, discover_cases
+from pointseg.dataset import LABELS_META_NAME, Case, discover_cases, write_labels
 from pointseg.errors import InputError
-from pointseg.labels import LabelSet
+from pointseg.labels import LabelSet, get_label_set
 from pointseg.points import write_points
 from pointseg.progress import progress, say
 from pointseg.volume import Volume, reorient, write_nifti
@@ -33,14 +33,23 @@ def write_phantoms(
     preview: bool = False,
     force: bool = False,
     first_index: int = 0,
+    anatomy: str = "lumbar",
 ) -> list[Path]:
-    """Write ``cases`` synthetic lumbar CT cases ``out/phantom_NNN/`` (CT, labels, parameters, preview)."""
-    from pointseg.phantom import PhantomConfig, make_phantom
+    """Write ``cases`` synthetic CT cases ``out/phantom_NNN/`` (CT, labels, parameters, preview).
+
+    ``anatomy`` is a key of ``pointseg.phantom.ANATOMIES``: "lumbar" writes plain L1..L5 labels, "upper-body"
+    writes labels in the label set ``upper_body`` with the ``labels.json`` that names it.
+    """
+    from pointseg.phantom import ANATOMIES
     from pointseg.preview import save_preview
 
+    if anatomy not in ANATOMIES:
+        raise InputError(f"unknown anatomy {anatomy!r} (known: {', '.join(ANATOMIES)})")
     if cases < 1:
         raise InputError("--cases must be at least 1")
-    config = PhantomConfig() if spacing is None else PhantomConfig(spacing=tuple(float(s) for s in spacing))
+    kind = ANATOMIES[anatomy]
+    config = kind.config() if spacing is None else kind.config(spacing=tuple(float(s) for s in spacing))
+    label_set = None if kind.label_set is None else get_label_set(kind.label_set)
     names = [f"phantom_{first_index + n:03d}" for n in range(cases)]
     existing = [out / name for name in names if (out / name / "ct.nii.gz").exists()]
     if existing and not force:
@@ -48,18 +57,24 @@ def write_phantoms(
     written = []
     for index, name in progress(list(enumerate(names, start=first_index)), "phantoms", unit="case"):
         case_seed = phantom_case_seed(seed, index)
-        phantom = make_phantom(case_seed, config)
+        phantom = kind.make(case_seed, config)
         ct, _ = reorient(Volume(phantom.ct, phantom.affine), orientation)
         labels, _ = reorient(Volume(phantom.labels, phantom.affine), orientation)
         folder = out / name
         write_nifti(ct, folder / "ct.nii.gz", dtype=np.int16)
-        write_nifti(labels, folder / "labels.nii.gz", dtype=np.uint8)
+        if label_set is None:
+            write_nifti(labels, folder / "labels.nii.gz", dtype=np.uint8)
+            (folder / LABELS_META_NAME).unlink(missing_ok=True)     # left by an upper-body case overwritten
+        else:
+            write_labels(folder, labels, label_set)
         record = {"seed": seed, "index": index, "case_seed": case_seed, "orientation": orientation,
                   "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()},
                   "params": phantom.params}
+        if label_set is not None:
+            record = {"anatomy": anatomy, **record}
         write_text(folder / "phantom.json", json.dumps(record, indent=2, default=float))
         if preview:
-            save_preview(ct.array, labels.array, ct.affine, folder / "preview.png", title=name)
+            save_preview(ct.array, labels.array, ct.affine, folder / "preview.png", title=name, label_set=label_set)
         written.append(folder)
     return written
 

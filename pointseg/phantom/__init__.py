@@ -1,6 +1,10 @@
-"""Synthetic lumbar-spine CT phantom with L1..L5 labels.
+"""Synthetic CT phantoms: the lumbar spine with L1..L5 labels, and the upper body (neck to mid-femur) with
+every bone and the main organs labelled.
 
-The phantom is built from signed-distance primitives (vertebral bodies, oriented
+Each anatomy is an entry of ``ANATOMIES`` (``pointseg phantom --anatomy``): its config class, the function
+that makes one case from a seed, and the label set of its labels (None: plain L1..L5 ids).
+
+The lumbar phantom is built from signed-distance primitives (vertebral bodies, oriented
 rounded boxes, capsules, elliptic cylinders, ellipsoids) placed along a curved
 spine centreline, rasterised with anti-aliased edges (partial volume), blurred
 and made noisy.  It is meant to be hard in the ways real CT is hard: neighbouring
@@ -20,6 +24,21 @@ Modules
 ``render``       the canvas: partial volume, cortex and labels, blur, noise
 ``generate``     ``make_phantom``: all of the above in order
 
+The upper-body phantom (``upper_*`` modules, label set ``upper_body``) reuses the primitives, the canvas
+and the bone painting:
+
+``upper_params``    ``UpperBodyConfig`` and ``UpperBodyParams`` (build, spine shape, ribs, limbs, viscera, cut)
+``upper_anatomy``   reference tables: vertebrae C1..L5, rib cage, sternum, HU of the new tissues
+``upper_layout``    the whole spine's curve and frames, sacrum and pelvis frames
+``upper_spine``     C1..L5 and the sacrum
+``upper_thorax``    ribs, costal cartilages, sternum (the hoops also bound the chest cavity)
+``upper_shoulder``  clavicles, scapulae, humeri, forearm and hand bones
+``upper_pelvis``    hip bones and femora
+``upper_soft``      body surface, fat, muscle, cavity, discs and canal, psoas, iliacus
+``upper_organs``    lungs, heart, great vessels, airway, abdominal and pelvic organs
+``upper_generate``  ``make_upper_body``: all of the above in order
+``curves``, ``coarse``  shapes along curves and plates; smooth distances on a coarse grid
+
 Geometry
 --------
 The volume is in RAS+ orientation with a positive diagonal affine: increasing
@@ -34,8 +53,29 @@ other bone was drawn over it.  T11, T12, ribs, sacrum and ilium are bone with
 label 0.
 """
 
+from dataclasses import dataclass
+from typing import Callable
+
 from pointseg.phantom.anatomy import LABEL_NAMES
 from pointseg.phantom.generate import Phantom, make_phantom
 from pointseg.phantom.params import PhantomConfig, PhantomParams
+from pointseg.phantom.upper_generate import UpperBodyPhantom, make_upper_body
+from pointseg.phantom.upper_params import UpperBodyConfig, UpperBodyParams
 
-__all__ = ["PhantomConfig", "PhantomParams", "Phantom", "make_phantom", "LABEL_NAMES"]
+
+@dataclass(frozen=True)
+class Anatomy:
+    """A kind of phantom: its config class, ``make(seed, config)`` and the label set of its labels."""
+
+    config: type
+    make: Callable
+    label_set: str | None     # None: plain labels.nii.gz with L1..L5 ids (no labels.json)
+
+
+ANATOMIES = {
+    "lumbar": Anatomy(PhantomConfig, make_phantom, None),
+    "upper-body": Anatomy(UpperBodyConfig, make_upper_body, "upper_body"),
+}
+
+__all__ = ["PhantomConfig", "PhantomParams", "Phantom", "make_phantom", "LABEL_NAMES", "Anatomy", "ANATOMIES",
+           "UpperBodyConfig", "UpperBodyParams", "UpperBodyPhantom", "make_upper_body"]

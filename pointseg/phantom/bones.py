@@ -48,13 +48,13 @@ def _joint(cw: float, b: float, beta: float, sgn: float):
     return np.array([sgn * (cw + 2.2), -b - 18.0, 0.0]), np.array([sgn * math.cos(jb), math.sin(jb), 0.0])
 
 
-def _plane_to(src: Frame, dst: Frame, point, normal):
+def plane_in(src: Frame, dst: Frame, point, normal):
     """Express a plane given in frame ``src`` in frame ``dst``."""
     pw, nw = src.o + src.R @ point, src.R @ normal
     return dst.R.T @ (pw - dst.o), dst.R.T @ nw
 
 
-def _facet(joint, w0, w1, superior: bool, gap: float = 1.2):
+def facet(joint, w0, w1, superior: bool, gap: float = 1.2):
     """Articular process beside a facet joint plane (see ``_joint``).
 
     The superior process lies on the +normal side, the inferior one on the
@@ -80,7 +80,7 @@ def _inferior_joints(lay: Layout, n: int) -> dict:
     else:
         lo_frame, lo = lay.sacrum, lay.sacral
         cw, b = lay.levels[-1].g.cw, lo.b
-    return {sgn: _plane_to(lo_frame, lay.levels[n].frame, *_joint(cw, b, lo.beta, sgn)) for sgn in (1.0, -1.0)}
+    return {sgn: plane_in(lo_frame, lay.levels[n].frame, *_joint(cw, b, lo.beta, sgn)) for sgn in (1.0, -1.0)}
 
 
 # --------------------------------------------------------- vertebrae, ribs
@@ -113,8 +113,8 @@ def _posterior_side_prims(g: LevelGeometry, sgn: float, inferior_joint) -> list:
     tpt, tph = (4.0, 6.5) if g.name == "L5" else (2.4, 4.5)
     transverse = box_between((up, -b - 7.0, 0.2 * hh), (sgn * g.tp, -b - g.tpb, 0.2 * hh + 2.0), tpt, tph, 1.8)
     return [pedicle, HalfClip(lamina, point, normal, 0.6, w_max=-0.6 * hh), transverse,
-            _facet(_joint(g.cw, b, g.beta, sgn), 0.15 * hh, hh + 7.0, True),
-            _facet(inferior_joint, -hh - 15.0, -0.3 * hh, False)]
+            facet(_joint(g.cw, b, g.beta, sgn), 0.15 * hh, hh + 7.0, True),
+            facet(inferior_joint, -hh - 15.0, -0.3 * hh, False)]
 
 
 def _rib_prims(g: LevelGeometry, sgn: float, long: bool) -> list:
@@ -148,7 +148,7 @@ def _sacral_outline(sg: SacralGeometry, sc: float):
     return half_width, front, back
 
 
-def _sacral_wedge(sg: SacralGeometry, sc: float):
+def sacral_wedge(sg: SacralGeometry, sc: float):
     """Sacral plate with alae: tapers and curves anteriorly going down."""
     half_width, front, back = _sacral_outline(sg, sc)
     w_top, length = 52.0 * sc, 105.0 * sc
@@ -161,7 +161,7 @@ def _sacral_wedge(sg: SacralGeometry, sc: float):
     return Fn(fn, (-w_top, -(sg.b + 22.0 * sc), -length), (w_top, sg.b + 30.0, 0.0))
 
 
-def _sacral_canal(sg: SacralGeometry, sc: float):
+def sacral_canal(sg: SacralGeometry, sc: float):
     """Sacral canal, narrowing going down (carved out of the sacrum)."""
     b1, kk = sg.b, 0.0022 / sc
 
@@ -179,9 +179,9 @@ def _sacrum_bone(lay: Layout, p: PhantomParams) -> Bone:
     sg, sc = lay.sacral, p.scale
     l5 = lay.levels[-1].g
     prims = [Body(-sg.hh, sg.a, sg.b, sg.hh, waist=0.04, notch=0.1 * sg.b, rnd=1.5, concave=0.8),
-             _sacral_wedge(sg, sc), Box((0.0, -sg.b - 22.0 * sc, -45.0 * sc), (3.0, 5.0, 35.0 * sc), 2.0)]
-    prims += [_facet(_joint(l5.cw, sg.b, sg.beta, sgn), -4.0, 16.0, True) for sgn in (1.0, -1.0)]
-    carve = [_sacral_canal(sg, sc)]
+             sacral_wedge(sg, sc), Box((0.0, -sg.b - 22.0 * sc, -45.0 * sc), (3.0, 5.0, 35.0 * sc), 2.0)]
+    prims += [facet(_joint(l5.cw, sg.b, sg.beta, sgn), -4.0, 16.0, True) for sgn in (1.0, -1.0)]
+    carve = [sacral_canal(sg, sc)]
     for sgn in (1.0, -1.0):
         for wz in (-25.0, -48.0, -70.0):
             u = sgn * 24.0 * sc
@@ -214,7 +214,7 @@ def wing_fn(p: PhantomParams, sgn: float, shell: tuple[float, float] | None):
     return fn, lo, hi
 
 
-def _si_mass(sg: SacralGeometry, sc: float, sgn: float):
+def si_mass(sg: SacralGeometry, sc: float, sgn: float):
     """Sacroiliac part of the ilium along the lateral border of the sacrum."""
     half_width, front, back = _sacral_outline(sg, sc)
 
@@ -235,5 +235,5 @@ def _ilium_bones(lay: Layout, p: PhantomParams) -> list:
     """Iliac wings (pelvis frame) joined to their sacroiliac parts, label 0."""
     sg, sc = lay.sacral, p.scale
     M = lay.pelvis.R.T @ lay.sacrum.R
-    return [Bone(lay.sacrum, [Reframe(Fn(*wing_fn(p, sgn, None)), M), _si_mass(sg, sc, sgn)], 0, (), k=6.0)
+    return [Bone(lay.sacrum, [Reframe(Fn(*wing_fn(p, sgn, None)), M), si_mass(sg, sc, sgn)], 0, (), k=6.0)
             for sgn in (1.0, -1.0)]

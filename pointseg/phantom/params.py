@@ -229,7 +229,7 @@ class PhantomParams:
         Tuples become lists and dataclasses dicts; ``fov_cut`` also gets ``z_mm``, the world S-I
         height (mm) of the cut.
         """
-        record = _plain(self)
+        record = plain(self)
         if record["fov_cut"] is not None:
             record["fov_cut"]["z_mm"] = fov_cut_z_mm
         record["seed"] = int(seed)
@@ -237,10 +237,10 @@ class PhantomParams:
         return record
 
 
-def _plain(value):
+def plain(value):
     """``value`` with dataclasses as dicts (field order) and tuples as lists, recursively."""
     if is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, (tuple, list)):
-        return [_plain(x) for x in value]
+        return [plain(x) for x in value]
     return value
