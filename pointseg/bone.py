@@ -108,6 +108,9 @@ class BoneWatershed:
             fused mask grown by ``grow_mm`` decides, as it does for classes without clicks); one value, or
             one per class id (a femur reaches farther from its clicks than a vertebra).
         classes: the class ids to re-draw on bone (None: all); the others (organs) keep the coarse map.
+        slab_fraction, slab_margin_mm: a scan whose foreground box is larger than ``slab_fraction`` of the
+            volume is refined in slabs along the axial axis, each with ``slab_margin_mm`` of context on
+            either side, so memory stays a few times the CT's.
         grow_mm: how far (mm) a class without clicks may extend beyond the coarse mask.
         confident: probability above which a bone voxel of the coarse mask seeds its class.
         seed_mm: a clicked class is only seeded by the coarse mask within this distance of its own clicks
@@ -125,7 +128,7 @@ class BoneWatershed:
     def __init__(self, bone_hu: float = 150.0, grow_mm: float = 6.0, confident: float = 0.6, sigma_mm: float = 0.5,
                  axial_axis: int | None = None, seed_mm: float | None = 10.0, far_mm: float | None = None,
                  reach_mm: float | Sequence[float] | None = 40.0, click_mm: float = 2.0, close_mm: float = 2.0,
-                 classes: Sequence[int] | None = None):
+                 classes: Sequence[int] | None = None, slab_fraction: float = 0.25, slab_margin_mm: float = 20.0):
         if not (np.isfinite(grow_mm) and grow_mm >= 0 and 0 < confident <= 1 and sigma_mm >= 0 and close_mm >= 0):
             raise InputError(f"bone_watershed needs grow_mm >= 0, 0 < confident <= 1, sigma_mm >= 0, close_mm >= 0; "
                              f"got grow_mm={grow_mm}, confident={confident}, sigma_mm={sigma_mm}, close_mm={close_mm}")
@@ -140,6 +143,8 @@ class BoneWatershed:
         self.click_mm = float(click_mm)
         self.close_mm = float(close_mm)
         self.classes = None if classes is None else {int(c) for c in classes}
+        self.slab_fraction = float(slab_fraction)
+        self.slab_margin_mm = float(slab_margin_mm)
 
     @classmethod
     def for_label_set(cls, label_set, **options) -> "BoneWatershed":
@@ -175,14 +180,41 @@ class BoneWatershed:
         widest = max(self.grow_mm, float(reach.max()) if reach is not None else 0.0)
         margin = tuple(int(np.ceil((widest + 3 * self.sigma_mm) / s)) + 2 for s in spacing)
         box = foreground_box(seeds_mask, margin)
+        del seeds_mask
         out = np.zeros_like(labels)
         if box is None:
             return out
+        for core, padded in self._slabs(box, axial, spacing, labels.size):
+            local_out = self._refine(labels, probs, ct, padded, click_vox, ids, num_classes, reach, spacing, axial)
+            inner = tuple(slice(c.start - p.start, c.stop - p.start) for c, p in zip(core, padded))
+            out[core] = local_out[inner]
+        return out
+
+    def _slabs(self, box: tuple[slice, ...], axial: int, spacing, volume_voxels: int):
+        """(core, padded) boxes that cover ``box`` in slabs along the axial axis, each padded by
+        ``slab_margin_mm`` and at most ``slab_fraction`` of the volume (the watershed and its inputs take
+        about 14 bytes per voxel, so memory stays a few times the CT's however tall the scan is)."""
+        extent = [s.stop - s.start for s in box]
+        plane = int(np.prod(extent)) // extent[axial]
+        budget = max(int(self.slab_fraction * volume_voxels) // max(plane, 1), 1)
+        pad = int(np.ceil(self.slab_margin_mm / spacing[axial]))
+        core = max(budget - 2 * pad, 2 * pad, 8)
+        if extent[axial] <= core + 2 * pad:
+            yield box, box
+            return
+        stop_all = box[axial].stop
+        for start in range(box[axial].start, stop_all, core):
+            stop = min(start + core, stop_all)
+            low, high = max(start - pad, box[axial].start), min(stop + pad, stop_all)
+            core_box = box[:axial] + (slice(start, stop),) + box[axial + 1:]
+            yield core_box, box[:axial] + (slice(low, high),) + box[axial + 1:]
+
+    def _refine(self, labels, probs, ct, box, click_vox, ids, num_classes, reach, spacing, axial) -> np.ndarray:
+        """The refined labels of ``box`` (uint8, the box's shape)."""
         local_labels = labels[box]
         local_confidence = _confidence(probs, box, local_labels)
         local_ct = np.asarray(ct.array[box], dtype=np.float32)
-        hu = ndimage.gaussian_filter(local_ct, [self.sigma_mm / s for s in spacing])
-        bone = hu > self.bone_hu
+        bone = ndimage.gaussian_filter(local_ct, [self.sigma_mm / s for s in spacing]) > self.bone_hu
         if self.close_mm > 0:  # bridge gaps in a thin, noisy cortical shell before filling what it encloses
             bone = ndimage.binary_closing(bone, structure=ellipsoid_element(self.close_mm, spacing), border_value=0)
         bone = fill_holes_2d(bone, axial)  # the marrow inside the cortical shell
@@ -193,17 +225,15 @@ class BoneWatershed:
         grow = ellipsoid_element(self.grow_mm, spacing)
         components, _ = ndimage.label(bone, structure=ndimage.generate_binary_structure(3, 3))
         offset = np.array([s.start for s in box])
-        local_clicks = click_vox - offset
-        inside = np.all((local_clicks >= 0) & (local_clicks < np.array(local_labels.shape)), axis=1)
-        local_clicks, local_ids = local_clicks[inside], ids[inside]
+        all_clicks = click_vox - offset  # also those beyond the box: their reach may still enter it
+        inside = np.all((all_clicks >= 0) & (all_clicks < np.array(local_labels.shape)), axis=1)
+        local_clicks, local_ids = all_clicks[inside], ids[inside]
         refined = [c for c in range(1, num_classes) if self.classes is None or c in self.classes]
         for c in refined:
             fused = local_labels == c
+            mine = all_clicks[ids == c]
             own = local_clicks[local_ids == c]
-            # distance (mm) to the class's nearest click, for its reach and where it may be seeded; computed
-            # in a box around the clicks as wide as the farthest radius used, +inf beyond it
-            radii = [r for r in (reach[c] if reach is not None else None, self.seed_mm, self.far_mm) if r is not None]
-            near = _near_clicks(own, local_labels.shape, spacing, max(radii, default=0.0)) if len(own) else None
+            near = _NearClicks(mine, local_labels.shape, spacing) if len(mine) else None
             anchored = reach is not None and near is not None
             if anchored:  # a clicked class reaches as far from its clicks as the structure is long
                 near.mark(allowed, reach[c])
@@ -220,9 +250,11 @@ class BoneWatershed:
             if clicked:  # bone apart from every click of c (a vessel with contrast, a rib) seeds nothing
                 seeds &= np.isin(components, list(clicked))
             markers[seeds] = c
+        del components, local_confidence
         # Bone out of every class's reach, and the background clicks (below), seed the background.
         markers[bone & ~allowed] = num_classes
         markers[~bone] = 0
+        del allowed
         # Every click seeds its class in a small ball, bone or not (a click in pale marrow still counts).
         ball = ellipsoid_element(self.click_mm, spacing)
         for c in np.unique(local_ids):
@@ -231,8 +263,11 @@ class BoneWatershed:
             spot = ndimage.binary_dilation(spot, structure=ball)
             markers[spot] = c if c > 0 else num_classes
         mask = bone | (markers > 0)
+        del bone
         elevation = ndimage.gaussian_gradient_magnitude(local_ct, [max(self.sigma_mm, 0.5) / s for s in spacing])
+        del local_ct
         flooded = watershed(elevation, markers, mask=mask)
+        del elevation, markers, mask
         flooded[flooded == num_classes] = 0
 
         local_out = np.zeros(local_labels.shape, dtype=np.uint8)
@@ -244,8 +279,7 @@ class BoneWatershed:
             local_out[mask & (local_out == 0)] = c
         kept = np.isin(local_labels, [c for c in range(1, num_classes) if c not in set(refined)])
         local_out[kept & (local_out == 0)] = local_labels[kept & (local_out == 0)]
-        out[box] = local_out
-        return out
+        return local_out
 
 
 def _confidence(probs, box: tuple[slice, ...], labels: np.ndarray) -> np.ndarray:
@@ -258,27 +292,25 @@ def _confidence(probs, box: tuple[slice, ...], labels: np.ndarray) -> np.ndarray
 
 
 class _NearClicks:
-    """The distance (mm) to a class's nearest click, known inside a box around the clicks and +inf outside."""
+    """Where a class's clicks are near: the union of balls around them, painted into a box's grid (clicks may
+    lie outside the box; only the parts of their balls inside it count)."""
 
-    def __init__(self, box: tuple[slice, ...], distance: np.ndarray, shape: tuple[int, ...]):
-        self.box, self.distance, self.shape = box, distance, shape
+    def __init__(self, clicks: np.ndarray, shape: tuple[int, ...], spacing):
+        self.clicks, self.shape, self.spacing = np.asarray(clicks), tuple(shape), np.asarray(spacing, dtype=float)
 
     def within(self, radius_mm: float) -> np.ndarray:
         out = np.zeros(self.shape, dtype=bool)
-        out[self.box] = self.distance <= radius_mm
+        self.mark(out, radius_mm)
         return out
 
     def mark(self, target: np.ndarray, radius_mm: float) -> None:
-        target[self.box] |= self.distance <= radius_mm
-
-
-def _near_clicks(clicks: np.ndarray, shape: tuple[int, ...], spacing, radius_mm: float) -> _NearClicks:
-    pad = np.array([int(np.ceil(radius_mm / s)) + 1 for s in spacing])
-    low = np.maximum(clicks.min(axis=0) - pad, 0)
-    high = np.minimum(clicks.max(axis=0) + pad + 1, np.array(shape))
-    box = tuple(slice(int(a), int(b)) for a, b in zip(low, high))
-    free = np.ones(tuple(int(b - a) for a, b in zip(low, high)), dtype=bool)
-    free[tuple((clicks - low).T)] = False
-    return _NearClicks(box, ndimage.distance_transform_edt(free, sampling=spacing), shape)
-
-
+        """``target |= (distance to the nearest click <= radius_mm)``."""
+        half = np.floor(radius_mm / self.spacing).astype(int)
+        for click in self.clicks:
+            low = np.maximum(click - half, 0)
+            high = np.minimum(click + half + 1, self.shape)
+            if np.any(high <= low):
+                continue
+            axes = [((np.arange(lo, hi) - c) * s) ** 2 for lo, hi, c, s in zip(low, high, click, self.spacing)]
+            ball = axes[0][:, None, None] + axes[1][None, :, None] + axes[2][None, None, :] <= radius_mm**2
+            target[tuple(slice(lo, hi) for lo, hi in zip(low, high))] |= ball

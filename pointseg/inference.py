@@ -155,7 +155,7 @@ def predict_volume_into(
                                window=geometry.stack_window, context=int(loaded.config.get("context", 0)), out=on_disk)
         del stack
         for c in range(probs.shape[1]):
-            channel = geometry.to_original(geometry.window_to_volume(probs[:, c].astype(np.float32)), "linear", fill=0.0)
+            channel = geometry.probability_to_original(geometry.window_to_volume(probs[:, c].astype(np.float32)))
             target[..., c] = channel.astype(target.dtype)  # one contiguous copy, already in the stored type
     return geometry
 

@@ -177,3 +177,18 @@ def test_with_context_repeats_the_end_slices():
     assert out.shape == (4, 3, 2, 3)
     assert out[:, :, 0, 0].tolist() == [[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 3]]
     assert with_context(image, 1, 3, 0)[:, :, 0, 0].tolist() == [[1], [2]]
+
+
+@pytest.mark.parametrize("axis", ["axial", "sagittal"])
+def test_probabilities_come_back_the_same_when_only_their_box_is_resampled(axis):
+    """A small blob of probability resampled box-only equals the whole-grid resampling (oblique, 3 mm)."""
+    ct = Volume(np.zeros((30, 50, 44), np.float32), oblique_affine(spacing=(3.0, 1.0, 1.0)))
+    geometry, _, resampled = plan_geometry(ct, axis, PreprocessConfig(spacing=1.5, size=(48, 48)), full_plane=True)
+    grid = np.indices(resampled.shape).astype(np.float32)
+    centre = np.array(resampled.shape, dtype=np.float32)[:, None, None, None] * np.array([0.3, 0.6, 0.5])[:, None, None, None]
+    blob = np.exp(-((grid - centre) ** 2).sum(axis=0) / (2 * 3.0**2)).astype(np.float32)
+    full = geometry.to_original(blob, "linear", fill=0.0)
+    boxed = geometry.probability_to_original(blob, floor=1e-3)
+    assert full.shape == boxed.shape == ct.shape and full.max() > 0.5
+    assert np.abs(full - boxed).max() <= 1e-3
+    assert np.count_nonzero(boxed) < 0.2 * boxed.size  # only the box was filled in
