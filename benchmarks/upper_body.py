@@ -26,6 +26,8 @@ import numpy as np
 
 from pointseg.cost import dataset_cost
 from pointseg.dataset import discover_cases
+from pointseg.inference import resolve_device
+from pointseg.pseudo.pipeline import fuse_cases
 from pointseg.labels import get_label_set
 from pointseg.metrics import dice_scores
 from pointseg.train.pipelines import PROFILES
@@ -73,7 +75,8 @@ def main() -> None:
     fuse_s = run("fuse", str(data), "--labels", args.labels, "--profile", args.profile, "--seed", str(args.seed),
                  "--quiet")
     refined = scores(data, label_set)
-    run("fuse", str(data), "--labels", args.labels, "--refinement", "none", "--quiet")  # same planar models
+    # the same planar predictions, fused without refinement
+    fuse_cases(discover_cases(data), None, label_set, resolve_device("cpu"), refinement="none")
     plain = scores(data, label_set)
     cost = dataset_cost(discover_cases(data), label_set)
     print(f"{args.cases} upper-body phantoms at {args.spacing} mm, label set {label_set.name} "

@@ -202,10 +202,11 @@ class SliceGeometry:
         """One class's probabilities on the resampled RAS grid ``(X, Y, Z)`` → the CT's own grid, resampling
         only the box where they exceed ``floor`` (the rest is 0): most classes of a large label set cover
         a small part of the scan, so this is many times faster than :meth:`to_original` for them."""
-        where = np.argwhere(array > floor)
+        above = array > floor
         canonical = np.zeros(self.canonical_shape, dtype=np.float32)
-        if len(where):
-            low, high = where.min(axis=0), where.max(axis=0) + 1
+        if above.any():
+            spans = [np.flatnonzero(above.any(axis=tuple(a for a in range(3) if a != d))) for d in range(3)]
+            low, high = np.array([s[0] for s in spans]), np.array([s[-1] + 1 for s in spans])
             corners = np.array([[a, b, c] for a in (low[0] - 1, high[0]) for b in (low[1] - 1, high[1])
                                 for c in (low[2] - 1, high[2])], dtype=np.float64)
             world = corners @ self.resampled_affine[:3, :3].T + self.resampled_affine[:3, 3]
