@@ -203,21 +203,25 @@ class SliceGeometry:
         only the box where they exceed ``floor`` (the rest is 0): most classes of a large label set cover
         a small part of the scan, so this is many times faster than :meth:`to_original` for them."""
         above = array > floor
+        if not above.any():
+            return undo_reorient(np.zeros(self.canonical_shape, dtype=np.float32), self.ornt)
+        spans = [np.flatnonzero(above.any(axis=tuple(a for a in range(3) if a != d))) for d in range(3)]
+        del above
+        low, high = np.array([s[0] for s in spans]), np.array([s[-1] + 1 for s in spans])
+        corners = np.array([[a, b, c] for a in (low[0] - 1, high[0]) for b in (low[1] - 1, high[1])
+                            for c in (low[2] - 1, high[2])], dtype=np.float64)
+        world = corners @ self.resampled_affine[:3, :3].T + self.resampled_affine[:3, 3]
+        voxels = (world - self.canonical_affine[:3, 3]) @ np.linalg.inv(self.canonical_affine[:3, :3]).T
+        start = np.clip(np.floor(voxels.min(axis=0)).astype(int) - 1, 0, self.canonical_shape)
+        stop = np.clip(np.ceil(voxels.max(axis=0)).astype(int) + 2, 0, self.canonical_shape)
+        if np.all(start == 0) and np.all(stop == np.array(self.canonical_shape)):  # the whole grid: no buffer
+            return self.to_original(array, "linear", 0.0)
         canonical = np.zeros(self.canonical_shape, dtype=np.float32)
-        if above.any():
-            spans = [np.flatnonzero(above.any(axis=tuple(a for a in range(3) if a != d))) for d in range(3)]
-            low, high = np.array([s[0] for s in spans]), np.array([s[-1] + 1 for s in spans])
-            corners = np.array([[a, b, c] for a in (low[0] - 1, high[0]) for b in (low[1] - 1, high[1])
-                                for c in (low[2] - 1, high[2])], dtype=np.float64)
-            world = corners @ self.resampled_affine[:3, :3].T + self.resampled_affine[:3, 3]
-            voxels = (world - self.canonical_affine[:3, 3]) @ np.linalg.inv(self.canonical_affine[:3, :3]).T
-            start = np.clip(np.floor(voxels.min(axis=0)).astype(int) - 1, 0, self.canonical_shape)
-            stop = np.clip(np.ceil(voxels.max(axis=0)).astype(int) + 2, 0, self.canonical_shape)
-            if np.all(stop > start):
-                source = Volume(np.ascontiguousarray(array[tuple(slice(a, b) for a, b in zip(low, high))]),
-                                _shifted(self.resampled_affine, low))
-                part = resample_to_grid(source, tuple(stop - start), _shifted(self.canonical_affine, start), "linear", 0.0)
-                canonical[tuple(slice(a, b) for a, b in zip(start, stop))] = part.array
+        if np.all(stop > start):
+            source = Volume(np.ascontiguousarray(array[tuple(slice(a, b) for a, b in zip(low, high))]),
+                            _shifted(self.resampled_affine, low))
+            part = resample_to_grid(source, tuple(stop - start), _shifted(self.canonical_affine, start), "linear", 0.0)
+            canonical[tuple(slice(a, b) for a, b in zip(start, stop))] = part.array
         return undo_reorient(canonical, self.ornt)
 
     def stack_to_original(self, stack: np.ndarray, interpolation: str = "linear", fill: float = 0.0) -> np.ndarray:
