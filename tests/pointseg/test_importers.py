@@ -160,7 +160,7 @@ def test_totalsegmentator_multilabel_into_every_set(tmp_path, version, label_set
     case, labels = _import(["totalsegmentator", str(tmp_path / "ts"), "--ts-version", str(version),
                             "--labels", label_set], tmp_path, "ds")
     assert np.array_equal(labels, _slabs(SMALL, TS_EXPECTED[version][label_set]))
-    assert json.loads((case.dir / "labels.json").read_text()) == {"label_set": label_set}
+    assert json.loads((case.dir / "labels.json").read_text(encoding="utf-8")) == {"label_set": label_set}
     assert case.labels_label_set == get_label_set(label_set)
 
 

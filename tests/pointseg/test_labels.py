@@ -52,7 +52,7 @@ def test_a_case_reads_its_labels_in_the_set_it_is_asked_for(tmp_path):
     affine = np.diag([2.0, 2.0, 2.0, 1.0])
     write_nifti(Volume(np.zeros(array.shape, np.int16), affine), tmp_path / "c" / "ct.nii.gz", dtype=np.int16)
     write_labels(tmp_path / "c", Volume(array, affine), upper)
-    assert json.loads((tmp_path / "c" / "labels.json").read_text()) == {"label_set": "upper_body"}
+    assert json.loads((tmp_path / "c" / "labels.json").read_text(encoding="utf-8")) == {"label_set": "upper_body"}
     case = Case("c", tmp_path / "c", tmp_path / "c" / "ct.nii.gz")
     assert case.labels_label_set == upper
     as_ribs = case.load_labels(ribs).array

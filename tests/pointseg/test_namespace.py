@@ -49,7 +49,7 @@ def test_no_top_level_train_pseudo_or_annotate_is_installed(tmp_path):
 
 def test_pyproject_lists_every_package_folder():
     tomllib = pytest.importorskip("tomllib")
-    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     package_dir = {"pointseg": "pointseg", **setuptools["package-dir"]}
     assert {k: v for k, v in package_dir.items()} == FOLDERS
     expected = set()

@@ -168,7 +168,7 @@ def test_a_large_label_set_gets_group_columns_and_a_per_class_table(tmp_path):
     results = {"dataset": "upper", "cases": ["t"], "label_set": "bones", "table": {"pseudo": row},
                "cost": {"n_cases": 1, "clicks": 305, "click_seconds": 610.0, "full_seconds": 9000.0,
                         "cost_ratio": 610 / 9000}}
-    text = write_report(results, tmp_path)["markdown"].read_text()
+    text = write_report(results, tmp_path)["markdown"].read_text(encoding="utf-8")
     header = next(line for line in text.splitlines() if line.startswith("| Model |"))
     assert "mean vertebrae" in header and "mean ribs" in header and "mean large bones" in header
     assert "rib_left_1" not in header and header.count("|") < 15

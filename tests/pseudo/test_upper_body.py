@@ -41,9 +41,9 @@ def test_ribs_pseudo_masks_from_clicks(fused, capsys):
 def test_ribs_report_groups_the_structures(fused, tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["report", str(fused / "planar-runs"), "--out", str(out), "--dataset", str(fused), "--quiet"]) == 0
-    text = (out / "report.md").read_text()
+    text = (out / "report.md").read_text(encoding="utf-8")
     assert "mean ribs" in text and "Per-class Dice (25 classes)" in text
-    data = json.loads((out / "report.json").read_text())
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     clicked = sum(sum(n.startswith("rib_") for n in case.load_points(RIBS).labels) for case in discover_cases(fused))
     assert 100 < clicked <= 3 * 24 * 2  # 3 per rib present (a case may have 11 pairs, or a rib too thin at 5 mm)
     assert data["label_set"] == "ribs" and data["cost"]["groups"]["ribs"]["clicks"] == clicked
