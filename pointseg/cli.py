@@ -118,7 +118,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if len(result["groups"]) > 1 or label_set.num_classes > 12:
         for group, dice in result["groups"].items():
             print(f"{'mean ' + group:<{width}}{dice:>8.4f}")
+    if len(label_set.groups()) > 1 or label_set.num_classes > 12:
+        _print_many_class(result["many_class"])
     return 0
+
+
+def _print_many_class(many: dict) -> None:
+    """The many-class table of ``evaluate``: median DSC of the detected classes with its distances to the
+    16th/84th percentiles, detection ratio and foreground DSC, per group and over all classes."""
+    def number(value: float | None, form: str = ".4f") -> str:
+        return "-" if value is None else format(value, form)
+
+    rows = {**many["groups"], "all": many["all"]}
+    width = max(len(name) for name in rows) + 2
+    print()
+    print(f"{'group':<{width}}{'median DSC':>11}{'-p16':>8}{'+p84':>8}{'dr':>14}{'fg':>8}")
+    for name, m in rows.items():
+        dr = f"{number(m['detection_ratio'], '.3f')} ({m['detected']}/{m['classes']})"
+        print(f"{name:<{width}}{number(m['median']):>11}{number(m['lower']):>8}{number(m['upper']):>8}"
+              f"{dr:>14}{number(m['fg']):>8}")
 
 
 def cmd_preprocess(args: argparse.Namespace) -> int:
@@ -354,7 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", help="dataset folder")
     _label_option(p)
 
-    p = _add(sub, "evaluate", cmd_evaluate, "per-class Dice and Dice_wi of a prediction against ground truth")
+    p = _add(sub, "evaluate", cmd_evaluate, "per-class Dice and Dice_wi of a prediction against ground truth",
+             "Per-class Dice and Dice_wi; with many classes or groups also the median Dice of the detected "
+             "classes (Dice > 0) with its distances to the 16th and 84th percentiles, the detection ratio dr "
+             "and the foreground Dice fg of all bone together, per group and over all classes.")
     p.add_argument("pred", help="predicted label map (NIfTI, NRRD, MHA)")
     p.add_argument("gt", help="ground-truth label map on the same grid")
     p.add_argument("--json", action="store_true", help="print JSON (top-level dice_wi, dice by class name)")
@@ -414,6 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="override the profile's number of epochs")
     p.add_argument("--steps", type=int, help="override the profile's steps per epoch")
     p.add_argument("--val-cases", type=int, default=0, help="trainable labelled cases held out for validation")
+    p.add_argument("--loss", choices=sorted({loss for pipeline in pipelines.values() for loss in pipeline.losses}),
+                   help="override the profile's loss; "
+                   + "; ".join(f"{name}: {pipeline.loss_help}" for name, pipeline in pipelines.items() if pipeline.losses))
     _label_option(p)
     for name, pipeline in pipelines.items():
         pipeline.add_arguments(p.add_argument_group(f"{name} options"))

@@ -14,9 +14,10 @@ Each run's :class:`~pointseg.runs.RunInfo` says which rows it fills:
   The ``fcn8`` pipeline's rows are also Table 1's ``result``/``reference`` (``_train``).
 
 Each row holds the mean Dice_wi over its cases, the mean per-class Dice over the cases where the class is
-present in the ground truth, every case's own Dice (as ``pointseg evaluate`` prints it), which cases it was
-measured on (``on``: ``annotated`` or ``test``, and ``cases``), the run's title and folder. Ratios are only
-ever taken between rows measured on the same cases (see :mod:`pointseg.report.ratios`).
+present in the ground truth, the many-class metrics pooled over its cases (median DSC, detection ratio,
+foreground DSC: :mod:`pointseg.many_class`), every case's own Dice (as ``pointseg evaluate`` prints it),
+which cases it was measured on (``on``: ``annotated`` or ``test``, and ``cases``), the run's title and
+folder. Ratios are only ever taken between rows measured on the same cases (see :mod:`pointseg.report.ratios`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pointseg.dataset import Case, discover_cases, held_out_case_ids
 from pointseg.errors import InputError
 from pointseg.inference import load_model, predict_labels
 from pointseg.labels import LabelSet, get_label_set
+from pointseg.many_class import many_class_metrics
 from pointseg.metrics import DiceResult, dice_scores
 from pointseg.progress import progress
 from pointseg.report.schema import TABLE1_PIPELINE, TABLE1_ROLES, Pipeline
@@ -65,6 +67,7 @@ def _summarise(scores: dict[str, DiceResult], label_set: LabelSet, on: str | Non
         "dice_wi": float(np.mean([s.dice_wi for s in scores.values()])) if scores else None,
         "dice": {name: float(np.mean(v)) for name, v in classes.items()},
         "groups": {group: float(np.mean(v)) for group, v in groups.items()},
+        "many_class": many_class_metrics(list(scores.values()), label_set),  # pooled over the cases
         "per_case": per_case,
         "cases": sorted(per_case),
         **({"on": on} if on else {}),

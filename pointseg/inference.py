@@ -78,6 +78,8 @@ class LoadedModel:
 def load_model(run: str | os.PathLike, device: torch.device | str = "cpu"):
     """The predictor of a run folder (or checkpoint file): the one its RunInfo names in :data:`PREDICTORS`,
     built from the checkpoint (loaded with ``weights_only=True``) and moved to ``device``."""
+    import pointseg.volumetric  # noqa: F401  (registers the "volume" predictor)
+
     checkpoint = load_checkpoint(run)
     return PREDICTORS.lookup(run_info_from(checkpoint).predictor).from_checkpoint(checkpoint, device)
 
@@ -235,8 +237,11 @@ def predict_file(
     torch_device = resolve_device(device)
     loaded = load_model(run, torch_device)
     ct = read_volume(ct_path)
+    kind = getattr(getattr(loaded, "run", None), "predictor", "slices")
+    if probabilities is not None and kind != "slices":
+        raise InputError(f"a {kind} run writes labels only (no --probabilities)", run)
     labels, probs = predict_labels(loaded, ct, torch_device, batch_size, show_progress)
     write_nifti(Volume(labels, ct.affine), out, dtype=np.uint8)
-    if probabilities is not None:
+    if probabilities is not None and probs is not None:
         write_probabilities(probabilities, probs, ct.affine, loaded.label_set)
     return Path(out)

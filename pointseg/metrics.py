@@ -10,11 +10,12 @@ truth voxels of class m. Rare classes therefore weigh more than the background.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from pointseg.labels import LabelSet
+from pointseg.many_class import many_class_metrics
 
 
 def confusion_matrix(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.ndarray:
@@ -30,15 +31,18 @@ def confusion_matrix(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> np.n
 
 @dataclass
 class DiceResult:
-    """Per-class Dice (NaN for a class absent from both volumes), ground-truth voxel counts and Dice_wi."""
+    """Per-class Dice (NaN for a class absent from both volumes), ground-truth voxel counts and Dice_wi;
+    ``confusion`` (``C[g, p]``, set by :func:`dice_from_confusion`) gives the overlap of any set of classes."""
 
     dice: np.ndarray
     gt_voxels: np.ndarray
     pred_voxels: np.ndarray
     dice_wi: float
+    confusion: np.ndarray | None = field(default=None, repr=False)
 
     def as_dict(self, label_set: LabelSet) -> dict:
-        """The JSON form: top-level ``dice_wi`` and a ``dice`` map by class name (classes seen in either)."""
+        """The JSON form: top-level ``dice_wi`` and a ``dice`` map by class name (classes seen in either);
+        ``many_class`` holds the median DSC, detection ratio and foreground DSC (:mod:`pointseg.many_class`)."""
         seen = (self.gt_voxels > 0) | (self.pred_voxels > 0)
         names = label_set.names
         return {
@@ -48,6 +52,7 @@ class DiceResult:
             "pred_voxels": {names[m]: int(self.pred_voxels[m]) for m in np.flatnonzero(seen)},
             "groups": self.group_dice(label_set),
             "label_set": label_set.name,
+            "many_class": many_class_metrics([self], label_set),
         }
 
     def group_dice(self, label_set: LabelSet) -> dict[str, float]:
@@ -63,6 +68,7 @@ class DiceResult:
 
 def dice_from_confusion(confusion: np.ndarray) -> DiceResult:
     """Per-class Dice and Dice_wi from a confusion matrix (see :func:`confusion_matrix`)."""
+    counts = np.asarray(confusion).astype(np.int64)
     confusion = np.asarray(confusion, dtype=np.float64)
     gt_voxels = confusion.sum(axis=1)
     pred_voxels = confusion.sum(axis=0)
@@ -72,7 +78,7 @@ def dice_from_confusion(confusion: np.ndarray) -> DiceResult:
     present = gt_voxels > 0
     weights = 1.0 / gt_voxels[present]
     dice_wi = float(np.sum(dice[present] * weights) / np.sum(weights)) if present.any() else float("nan")
-    return DiceResult(dice, gt_voxels.astype(np.int64), pred_voxels.astype(np.int64), dice_wi)
+    return DiceResult(dice, gt_voxels.astype(np.int64), pred_voxels.astype(np.int64), dice_wi, counts)
 
 
 def dice_scores(pred: np.ndarray, gt: np.ndarray, num_classes: int) -> DiceResult:

@@ -36,7 +36,7 @@ class SliceTrainer(Trainer):
     def validate(self) -> dict[str, float]:
         if not self.val_cases:
             return {}
-        loaded = LoadedModel(self.model, self.config.axis, self.config.preprocess, self.label_set, self.model_config(),
+        loaded = LoadedModel(self.network, self.config.axis, self.config.preprocess, self.label_set, self.model_config(),
                              self.config.run_info())
         scores = validate_cases(loaded, self.val_cases, self.device)
         return {"val_dice_wi": write_validation(self.run_dir / VALIDATION_NAME, scores, loaded, self.epoch)}

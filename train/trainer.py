@@ -1,14 +1,18 @@
 """A training-loop template with hooks, checkpoints and resume.
 
-Subclasses implement :meth:`Trainer.build` (model, optimiser, batches) and :meth:`Trainer.train_step`;
-they may override :meth:`Trainer.validate` and :meth:`Trainer.extra_state`. The loop owns the rest:
-the progress bar with each loss term, mixed precision and channels_last on CUDA, a checkpoint at the end
-of every epoch (model, optimiser, scaler, random states, config, seed, version, split), ``log.jsonl``,
-and ``resume`` from the last checkpoint.
+Subclasses implement :meth:`Trainer.build` (model, optimiser, batches), :meth:`Trainer.next_batch` and
+:meth:`Trainer.compute_loss`; they may override :meth:`Trainer.on_epoch_start`, :meth:`Trainer.validate`
+and :meth:`Trainer.extra_state`. The loop owns the rest, for 2D and 3D pipelines alike: the progress bar
+with each loss term; on CUDA mixed precision (bf16, or fp16 with a gradient scaler) and channels_last for
+2D images; gradient accumulation over ``config.accumulate`` batches; several processes under
+``torchrun`` (DDP, see :mod:`pointseg.train.distributed`; rank 0 writes); a checkpoint at the end of
+every epoch (model, optimiser, scaler, random states, config, seed, version, split), ``log.jsonl``, and
+``resume`` from the last checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -19,16 +23,22 @@ import pointseg
 from pointseg.errors import InputError
 from pointseg.progress import progress, say
 from pointseg.runs import CHECKPOINT_NAME, environment, load_checkpoint, save_checkpoint, write_log, write_run_files
+from pointseg.train import distributed
 
 
 class Trainer:
     """The loop. ``config`` is a :class:`pointseg.runs.RunConfig` (``epochs``, ``steps_per_epoch``, ``seed``,
-    ``val_every``, ``to_dict()``, ``run_info()``); the run folder follows :mod:`pointseg.runs`."""
+    ``val_every``, ``to_dict()``, ``run_info()``, optionally ``accumulate``); the run folder follows
+    :mod:`pointseg.runs`. ``self.model`` is what trains (DDP-wrapped under torchrun), ``self.network`` the
+    network itself (what is saved, validated and predicted with)."""
+
+    channels_last = True  # 2D images on CUDA; volumetric trainers turn it off
 
     def __init__(self, run_dir: str | Path, config, device: torch.device, resume: bool = False):
         self.run_dir = Path(run_dir)
         self.config = config
-        self.device = device
+        self.device = distributed.local_device(device)
+        self.dist = distributed.Context()
         self.resume = resume
         self.epoch = 0
         self.step = 0
@@ -38,9 +48,17 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
         self.amp_dtype = None
-        if device.type == "cuda":
+        if self.device.type == "cuda":
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+
+    @property
+    def network(self) -> torch.nn.Module:
+        return distributed.unwrap(self.model)
+
+    @property
+    def accumulate(self) -> int:
+        return max(1, int(getattr(self.config, "accumulate", 1)))
 
     # ---------------------------------------------------------------------------------------- hooks
     def build(self) -> None:
@@ -55,6 +73,9 @@ class Trainer:
             return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
 
         return torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called before the steps of epoch ``epoch`` (0-based), e.g. to start that epoch's data stream."""
 
     def next_batch(self) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -79,38 +100,57 @@ class Trainer:
         pass
 
     # ------------------------------------------------------------------------------------------ loop
+    def _channels_last(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.channels_last and self.device.type == "cuda" and tensor.dim() == 4:
+            return tensor.contiguous(memory_format=torch.channels_last)
+        return tensor
+
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One optimiser step (mixed precision on CUDA); returns the loss terms."""
+        """One optimiser step over ``batch`` and ``accumulate - 1`` more from :meth:`next_batch` (mixed
+        precision on CUDA; under DDP gradients are averaged once, at the last); returns the mean terms."""
         self.model.train()
-        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-        if self.device.type == "cuda":
-            batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            total, terms = self.compute_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(total).backward()
+        totals, sums = 0.0, {}
+        for n in range(self.accumulate):
+            batch = batch if n == 0 else self.next_batch()
+            batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+            batch["image"] = self._channels_last(batch["image"])
+            last = n == self.accumulate - 1
+            sync = self.model.no_sync() if self.dist.active and not last else contextlib.nullcontext()
+            with sync:
+                with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                    total, terms = self.compute_loss(batch)
+                self.scaler.scale(total / self.accumulate).backward()
+            totals += float(total.detach())
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + value
         self.scaler.step(self.optimizer)
         self.scaler.update()
         if self.scheduler is not None:
             self.scheduler.step()
         self.step += 1
-        return {"loss": float(total.detach()), **terms}
+        return {"loss": totals / self.accumulate, **{k: v / self.accumulate for k, v in sums.items()}}
 
     def fit(self) -> list[dict]:
         """Train until ``config.epochs``; returns the per-epoch log."""
+        self.dist = distributed.context(self.device)
         self._prepare_run_dir()
         torch.manual_seed(self.config.seed)
         self.build()
         self.model.to(self.device)
-        if self.device.type == "cuda":
+        if self.channels_last and self.device.type == "cuda":
             self.model.to(memory_format=torch.channels_last)
         if self.resume:
             self._load_checkpoint()
-        self._write_run_info()
+        self.model = self.dist.wrap(self.model, self.device)
+        if self.dist.is_main:
+            self._write_run_info()
         for epoch in range(self.epoch, self.config.epochs):
             start = time.perf_counter()
             sums: dict[str, float] = {}
-            bar = progress(range(self.config.steps_per_epoch), f"epoch {epoch + 1}/{self.config.epochs}", unit="step")
+            self.on_epoch_start(epoch)
+            steps = range(self.config.steps_per_epoch)
+            bar = progress(steps, f"epoch {epoch + 1}/{self.config.epochs}", unit="step") if self.dist.is_main else steps
             for _ in bar:
                 terms = self.train_step(self.next_batch())
                 for name, value in terms.items():
@@ -120,12 +160,16 @@ class Trainer:
             self.epoch = epoch + 1
             record = {"epoch": self.epoch, "step": self.step, "seconds": round(time.perf_counter() - start, 2)}
             record.update({k: v / self.config.steps_per_epoch for k, v in sums.items()})
-            if self.config.val_every and (self.epoch % self.config.val_every == 0 or self.epoch == self.config.epochs):
+            validate = self.config.val_every and (self.epoch % self.config.val_every == 0
+                                                  or self.epoch == self.config.epochs)
+            if validate and self.dist.is_main:
                 record.update(self.validate())
             self.history.append(record)
-            self._save_checkpoint()
-            self._write_log()
-            say("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+            if self.dist.is_main:
+                self._save_checkpoint()
+                self._write_log()
+                say("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+            self.dist.barrier()
         return self.history
 
     # ------------------------------------------------------------------------------------- storage
@@ -135,7 +179,9 @@ class Trainer:
             raise InputError("already holds a trained run (use --resume to continue it, or another --out)", self.run_dir)
         if self.resume and not has_checkpoint:
             raise InputError("nothing to resume: no checkpoint_last.pt in this run folder", self.run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.dist.barrier()
 
     def _write_run_info(self) -> None:
         write_run_files(self.run_dir, self.config.run_info(), self.model_config(), self.config.seed,
@@ -146,7 +192,7 @@ class Trainer:
 
     def _save_checkpoint(self) -> None:
         state = {
-            "model": self.model.state_dict(),
+            "model": self.network.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
@@ -168,7 +214,7 @@ class Trainer:
         state = load_checkpoint(self.run_dir, map_location="cpu")  # random states stay CPU tensors
         if state.get("split") != self.split:
             raise InputError("the cases have changed since this run started; start a new run instead", path)
-        self.model.load_state_dict(state["model"])
+        self.network.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         if self.scheduler is not None and state.get("scheduler") is not None:
@@ -177,5 +223,6 @@ class Trainer:
         self.history = list(state.get("history", []))
         torch.set_rng_state(state["rng"]["torch"])
         self.load_extra_state(state["rng"])
-        say(f"resumed {self.run_dir} at epoch {self.epoch}, step {self.step}")
+        if self.dist.is_main:
+            say(f"resumed {self.run_dir} at epoch {self.epoch}, step {self.step}")
 

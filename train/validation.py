@@ -28,7 +28,7 @@ def write_validation(path: Path, scores: dict[str, DiceResult], loaded: LoadedMo
     """Write ``validation.json`` (mean and per-case Dice) and return the mean Dice_wi."""
     mean = float(np.mean([s.dice_wi for s in scores.values()]))
     report = {
-        "epoch": epoch, "axis": loaded.axis, "val_dice_wi": mean,
+        "epoch": epoch, "axis": getattr(loaded, "axis", None), "val_dice_wi": mean,
         "cases": {case: s.as_dict(loaded.label_set) for case, s in scores.items()},
     }
     write_text(path, json.dumps(report, indent=2))

@@ -6,9 +6,11 @@ from torch import nn
 
 from pointseg.registry import Registry
 from pointseg.models.fcn8 import VGG16FCN8, load_vgg16_imagenet
+from pointseg.models.unet3d import NoNewNet
 
 MODELS: Registry[nn.Module] = Registry("model")
 MODELS.register("vgg16_fcn8")(VGG16FCN8)
+MODELS.register("no_new_net")(NoNewNet)
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
@@ -16,4 +18,4 @@ def build_model(name: str, **kwargs) -> nn.Module:
     return MODELS.build(name, **kwargs)
 
 
-__all__ = ["MODELS", "VGG16FCN8", "build_model", "load_vgg16_imagenet"]
+__all__ = ["MODELS", "NoNewNet", "VGG16FCN8", "build_model", "load_vgg16_imagenet"]
