@@ -152,3 +152,35 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
     assert resumed.step == straight.step == 6
     for (name, a), b in zip(straight.network.state_dict().items(), resumed.network.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_unet3d_command_line_options_and_one_line_errors(tmp_path, capsys):
+    from pointseg.cli import main
+    from pointseg.train.pipelines import PIPELINES
+    from pointseg.train.volumetric import SAMPLINGS
+
+    assert PIPELINES["unet3d"].samplings == SAMPLINGS
+    dataset = coded_dataset(tmp_path / "ds", cases=2)
+    base = ["train", str(dataset), "--pipeline", "unet3d", "--target", "labels", "--profile", "tiny", "--quiet"]
+    assert main(base + ["--patch", "30", "--out", str(tmp_path / "a")]) == 2
+    assert "multiples of 4" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert main(base + ["--loss", "weighted_ce", "--out", str(tmp_path / "b")]) == 2
+    assert "unet3d pipeline has no loss 'weighted_ce'" in capsys.readouterr().err
+    assert main(base + ["--target", "pseudo", "--out", str(tmp_path / "c")]) == 2
+    assert "pseudo.nii.gz (run pointseg fuse first)" in capsys.readouterr().err
+    assert main(base + ["--sampling", "uniform", "--patch", "16", "--elastic", "--loss", "ce", "--epochs", "1",
+                        "--steps", "2", "--out", str(tmp_path / "run")]) == 0
+    import json
+
+    saved = json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))
+    assert saved["run"] == {"pipeline": "unet3d", "predictor": "volume", "label_set": "lumbar", "target": "labels",
+                            "axis": None}
+    config = saved["config"]
+    assert (config["sampling"], config["patch"], config["elastic"], config["loss"]) == ("uniform", [16, 16, 16], True, "ce")
+    assert config["model"] == {"name": "no_new_net", "num_classes": 6, "filters": [4, 8, 16]}
+    ct = dataset / "case1" / "ct.nii.gz"
+    assert main(["predict", str(tmp_path / "run"), str(ct), "--out", str(tmp_path / "p.nii.gz"), "--quiet"]) == 0
+    assert read_volume(tmp_path / "p.nii.gz").same_grid(read_volume(ct))
+    assert main(["predict", str(tmp_path / "run"), str(ct), "--out", str(tmp_path / "q.nii.gz"),
+                 "--probabilities", str(tmp_path / "q.h5"), "--quiet"]) == 2
+    assert "writes labels only" in capsys.readouterr().err
