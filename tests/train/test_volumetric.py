@@ -184,3 +184,25 @@ def test_unet3d_command_line_options_and_one_line_errors(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "run"), str(ct), "--out", str(tmp_path / "q.nii.gz"),
                  "--probabilities", str(tmp_path / "q.h5"), "--quiet"]) == 2
     assert "writes labels only" in capsys.readouterr().err
+
+
+def test_gradient_accumulation_equals_the_larger_batch(tmp_path):
+    # With cross-entropy alone (a mean over voxels) and instance norm (per patch), two accumulated batches of
+    # one patch give the gradient of one batch of the same two patches.
+    from pointseg.train import distributed
+
+    dataset = coded_dataset(tmp_path / "ds", cases=2)
+    grads = {}
+    for name, batch, accumulate in (("batch2", 2, 1), ("accumulate2", 1, 2)):
+        trainer = _trainer(dataset, tmp_path / name, epochs=1, steps_per_epoch=1, loss="ce", intensity=False,
+                           batch_size=batch, accumulate=accumulate)
+        trainer.dist = distributed.context(trainer.device)
+        torch.manual_seed(0)
+        trainer.build()
+        trainer.optimizer.step = lambda *args, **kwargs: None  # keep the gradient, do not step
+        trainer.on_epoch_start(0)
+        terms = trainer.train_step(trainer.next_batch())
+        grads[name] = ({k: p.grad.clone() for k, p in trainer.network.named_parameters()}, terms["ce"])
+    assert grads["batch2"][1] == pytest.approx(grads["accumulate2"][1], rel=1e-5)
+    for key, value in grads["batch2"][0].items():
+        assert torch.allclose(value, grads["accumulate2"][0][key], rtol=1e-4, atol=1e-7), key
