@@ -15,7 +15,8 @@ Each run's :class:`~pointseg.runs.RunInfo` says which rows it fills:
 
 Each row holds the mean Dice_wi over its cases, the mean per-class Dice over the cases where the class is
 present in the ground truth, the many-class metrics pooled over its cases (median DSC, detection ratio,
-foreground DSC: :mod:`pointseg.many_class`), every case's own Dice (as ``pointseg evaluate`` prints it),
+foreground DSC: :mod:`pointseg.many_class`), the mean seconds per case spent predicting (``predict_s``) and
+the run's training seconds per optimiser step (``seconds_per_step``, from its ``log.jsonl``), every case's own Dice (as ``pointseg evaluate`` prints it),
 which cases it was measured on (``on``: ``annotated`` or ``test``, and ``cases``), the run's title and
 folder. Ratios are only ever taken between rows measured on the same cases (see :mod:`pointseg.report.ratios`).
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import h5py
@@ -39,7 +41,7 @@ from pointseg.many_class import many_class_metrics
 from pointseg.metrics import DiceResult, dice_scores
 from pointseg.progress import progress
 from pointseg.report.schema import TABLE1_PIPELINE, TABLE1_ROLES, Pipeline
-from pointseg.runs import WEAK_PLANAR, RunInfo, find_runs, read_run_file, read_run_info
+from pointseg.runs import LOG_NAME, WEAK_PLANAR, RunInfo, find_runs, read_run_file, read_run_info
 from pointseg.volume import Volume, read_volume, write_nifti
 
 PLANAR_ROWS = {"axial": "transverse", "coronal": "coronal", "sagittal": "sagittal"}
@@ -88,25 +90,58 @@ def _planar_labels(case: Case, axis: str) -> np.ndarray | None:
         return labels
 
 
+def seconds_per_step(run: str | os.PathLike) -> float | None:
+    """The run's training seconds per optimiser step: the sum of its epochs' ``seconds`` in ``log.jsonl``
+    over the cumulative ``step`` of its last epoch; ``None`` when the log is missing, empty or unreadable,
+    or records no step."""
+    path = Path(run) / LOG_NAME
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    seconds, step = 0.0, None
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(record, dict):
+            return None
+        if isinstance(record.get("seconds"), (int, float)):
+            seconds += float(record["seconds"])
+        if isinstance(record.get("step"), (int, float)):
+            step = record["step"]
+    return seconds / step if step else None
+
+
 def evaluate_run(run: Path, cases: list[Case], role: str, label_set: LabelSet, device: torch.device,
                  predictions: Path | None, on: str | None = None) -> dict:
     """Dice of one run on ``cases``; predictions are written to ``predictions/<role>/<case>.nii.gz``.
 
-    A weak planar run reuses each case's ``planar_probabilities.h5`` where ``fuse`` left it."""
+    A weak planar run reuses each case's ``planar_probabilities.h5`` where ``fuse`` left it. The row also
+    holds ``predict_s``, the mean seconds of the model's prediction per predicted case (loading the model
+    and the case not counted; ``None`` when no case was predicted), and the run's ``seconds_per_step``."""
     loaded = None
     info = read_run_info(run)
     planar, axis = info.target == "clicks", info.axis
     scores = {}
+    predict_times: list[float] = []
     for case in progress(cases, f"evaluate {role}"):
         ct, labels = case.load_ct(), case.load_labels(label_set)
         pred = _planar_labels(case, axis) if planar else None
         if pred is None:
             loaded = loaded or load_model(run, device)
-            pred = predict_labels(loaded, ct, device)[0]
+            start = time.perf_counter()
+            pred = predict_labels(loaded, ct, device)[0]  # NumPy on the host: any device work is done
+            predict_times.append(time.perf_counter() - start)
         if predictions is not None:
             write_nifti(Volume(pred, ct.affine), predictions / role / f"{case.id}.nii.gz", dtype=np.uint8)
         scores[case.id] = dice_scores(pred, labels.array, label_set.num_classes)
-    return _summarise(scores, label_set, on)
+    return {**_summarise(scores, label_set, on),
+            "predict_s": float(np.mean(predict_times)) if predict_times else None,
+            "seconds_per_step": seconds_per_step(run)}
 
 
 def evaluate_pseudo(cases: list[Case], label_set: LabelSet) -> dict | None:

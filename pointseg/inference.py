@@ -56,13 +56,8 @@ class LoadedModel:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict, device: torch.device | str = "cpu") -> "LoadedModel":
-        from pointseg.models import build_model
-
         config = checkpoint["config"]
-        spec = dict(config["model"])
-        model = build_model(spec.pop("name"), **spec)
-        model.load_state_dict(checkpoint["model"])
-        model.to(device).eval()
+        model = network_from_checkpoint(checkpoint, device)
         preprocess = PreprocessConfig.from_dict(config["preprocess"])
         return cls(model, config["axis"], preprocess, get_label_set(config["label_set"]), config,
                    run_info_from(checkpoint))
@@ -73,6 +68,17 @@ class LoadedModel:
         probs, _ = predict_volume(self, ct, device, batch_size, show_progress)
         postprocess = POSTPROCESSING.build(self.config.get("postprocess") or "none")
         return postprocess(labels_from_probabilities(probs), probs, ct, self.label_set.num_classes), probs
+
+
+def network_from_checkpoint(checkpoint: dict, device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The network a checkpoint's ``config["model"]`` names (registry name and keyword arguments), with the
+    checkpoint's weights, on ``device``, in eval mode."""
+    from pointseg.models import build_model
+
+    spec = dict(checkpoint["config"]["model"])
+    model = build_model(spec.pop("name"), **spec)
+    model.load_state_dict(checkpoint["model"])
+    return model.to(device).eval()
 
 
 def load_model(run: str | os.PathLike, device: torch.device | str = "cpu"):

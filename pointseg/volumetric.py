@@ -28,7 +28,7 @@ import torch
 
 from pointseg.errors import InputError
 from pointseg.hu import BONE_WINDOW_HU
-from pointseg.inference import PREDICTORS
+from pointseg.inference import PREDICTORS, network_from_checkpoint
 from pointseg.labels import LabelSet, get_label_set
 from pointseg.progress import progress
 from pointseg.runs import RunInfo, run_info_from
@@ -185,14 +185,9 @@ class VolumetricModel:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict, device: torch.device | str = "cpu") -> "VolumetricModel":
-        from pointseg.models import build_model
-
         config = checkpoint["config"]
-        spec = dict(config["model"])
-        model = build_model(spec.pop("name"), **spec)
-        model.load_state_dict(checkpoint["model"])
-        model.to(device).eval()
-        return cls(model, get_label_set(config["label_set"]), config, run_info_from(checkpoint))
+        return cls(network_from_checkpoint(checkpoint, device), get_label_set(config["label_set"]), config,
+                   run_info_from(checkpoint))
 
     def predict_labels(self, ct: Volume, device: torch.device | str = "cpu", batch_size: int = 1,
                        show_progress: bool = False, overlap: float | None = None) -> tuple[np.ndarray, None]:

@@ -1,6 +1,6 @@
 """The report's PNG plots, drawn on :class:`matplotlib.figure.Figure` with the Agg canvas only (no pyplot,
 no global state): Dice_wi per Table 1 row (ours, before, the paper), the per-class Dice heatmap, label
-efficiency and labelling cost."""
+efficiency, labelling cost and, per pipeline, the many-class metrics (median DSC and detection ratio per group)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from matplotlib.ticker import FixedLocator, NullLocator
 
 from pointseg.report.formatting import DASH, fmt_pct, fmt_seconds
 from pointseg.report.paper import BEFORE_TABLE
-from pointseg.report.schema import ROW_TITLES, ROWS, EfficiencyPoint, Row, finite
+from pointseg.report.schema import ROW_TITLES, ROWS, EfficiencyPoint, Pipeline, Row, finite
+from pointseg.report.sections import many_class_entry, many_class_group_title, many_class_groups, many_class_rows
 
 OURS_COLOR = "#1f77b4"
 PAPER_COLOR = "#9a9a9a"
 BEFORE_COLOR = "#d9b38c"
 PSEUDO_COLOR = "#e6791e"
 RESULT_COLOR = "#1f77b4"
+LABELS_COLOR = "#2c6e9e"
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -180,3 +182,52 @@ def plot_cost(cost: dict, ratios: dict) -> bytes:
         ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 
+
+
+def plot_many_class(pipeline: Pipeline) -> bytes:
+    """Grouped bars: per group of structures (and over all classes) the median DSC of each row of the
+    pipeline, with error bars to the 16th and 84th percentiles and the detection ratio above each bar.
+    Pseudo-mask-trained rows orange, full-label-trained rows blue; training-case rows lighter and hatched."""
+    keys = [k for k in many_class_rows(pipeline) if k in pipeline.rows]
+    rows = [pipeline.rows[k] for k in keys]
+    groups = [*many_class_groups(rows), None]
+    x = np.arange(len(groups))
+    width = 0.8 / max(len(keys), 1)
+    fig = _new_figure(max(6.5, 1.2 + 0.55 * len(keys) * len(groups)), 4.4)
+    ax = fig.add_subplot()
+    for n, (key, row) in enumerate(zip(keys, rows)):
+        train = key.endswith("_train")
+        color = PSEUDO_COLOR if key.startswith("pseudo") else LABELS_COLOR
+        entries = [many_class_entry(row, g) for g in groups]
+        medians = [finite(e.get("median")) for e in entries]
+        lower = [finite(e.get("lower")) or 0.0 for e in entries]
+        upper = [finite(e.get("upper")) or 0.0 for e in entries]
+        offsets = x + (n - (len(keys) - 1) / 2) * width
+        heights = [m if m is not None else 0.0 for m in medians]
+        ax.bar(offsets, heights, width * 0.92, color=color, alpha=0.4 if train else 1.0,
+               hatch="///" if train else None, edgecolor=color, linewidth=0.8, label=pipeline.row_title(key))
+        have = [i for i, m in enumerate(medians) if m is not None]
+        if have:
+            ax.errorbar(offsets[have], [medians[i] for i in have],
+                        yerr=[[lower[i] for i in have], [upper[i] for i in have]], fmt="none", ecolor="#333333",
+                        elinewidth=1.0, capsize=2.5)
+        for i, (entry, median) in enumerate(zip(entries, medians)):
+            ratio = finite(entry.get("detection_ratio"))
+            top = (median + upper[i]) if median is not None else 0.0
+            text = DASH if ratio is None else f"{ratio:.2f}"
+            ax.annotate(text, (offsets[i], top), xytext=(0, 2), textcoords="offset points", ha="center",
+                        va="bottom", fontsize=7, color="#333333")
+    ax.set_xticks(x, [many_class_group_title(g) if g is not None else "All" for g in groups])
+    if len(groups) > 1:
+        ax.axvline(len(groups) - 1.5, color="#cccccc", linewidth=1, linestyle=":")
+    ax.set_ylim(0, 1.12)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.spines["left"].set_bounds(0, 1)
+    ax.set_ylabel("median DSC (detected classes)")
+    ax.set_title(f"{pipeline.title}: median DSC per group\n(bars: 16th\u201384th percentile; numbers: detection "
+                 "ratio)", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", color="#eeeeee")
+    ax.set_axisbelow(True)
+    fig.legend(loc="outside lower center", ncols=min(len(keys), 4), frameon=False, fontsize=8)
+    return _png(fig)

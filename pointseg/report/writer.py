@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from pointseg.atomic import atomic_path, write_text
 from pointseg.labels import get_label_set
 from pointseg.report.document import render_html, render_markdown
 from pointseg.report.paper import PAPER_COST_RATIO, PAPER_TABLE, paper_numbers, pipeline_paper
-from pointseg.report.plots import plot_cost, plot_dice_wi, plot_efficiency, plot_per_class
+from pointseg.report.plots import plot_cost, plot_dice_wi, plot_efficiency, plot_many_class, plot_per_class
 from pointseg.report.ratios import compute_ratios, pipeline_ratios
 from pointseg.report.schema import ROWS, Results, finite, jsonable
-from pointseg.report.sections import build_document, classes, shows_table1
+from pointseg.report.sections import build_document, classes, many_class_plot_name, many_class_rows, shows_table1
 
 PLOT_FILES = {
     "dice_wi": "dice_wi.png",
@@ -21,6 +22,22 @@ PLOT_FILES = {
     "label_efficiency": "label_efficiency.png",
     "labelling_cost": "labelling_cost.png",
 }
+# Plots drawn once per pipeline are named ``<prefix><pipeline name>`` and written as ``<name>.png``.
+PIPELINE_PLOT_PREFIXES = ("many_class_",)
+
+
+def plot_file(name: str) -> str:
+    """The file name of the plot ``name``: from :data:`PLOT_FILES`, else ``<name>.png`` (a per-pipeline plot;
+    characters other than letters, digits, ``_``, ``.`` and ``-`` replaced by ``_``)."""
+    return PLOT_FILES.get(name) or re.sub(r"[^\w.-]", "_", name) + ".png"
+
+
+def _stale_plots(out_dir: Path, drawn: dict[str, bytes]) -> list[Path]:
+    """The plot files in ``out_dir`` that an earlier report wrote and this one does not."""
+    current = {plot_file(name) for name in drawn}
+    stale = [out_dir / f for f in PLOT_FILES.values()]
+    stale += [p for prefix in PIPELINE_PLOT_PREFIXES for p in sorted(out_dir.glob(f"{prefix}*.png"))]
+    return [p for p in stale if p.name not in current and p.exists()]
 
 
 def _plots(results: Results, ratios: dict) -> dict[str, bytes]:
@@ -36,6 +53,9 @@ def _plots(results: Results, ratios: dict) -> dict[str, bytes]:
         reference = finite(table["reference"].dice_wi) if "reference" in table else None
         pngs["label_efficiency"] = plot_efficiency(results.efficiency, reference, paper)
     pngs["labelling_cost"] = plot_cost(results.cost, ratios)
+    for pipeline in results.other_pipelines:  # those with a section of their own, where the plot is shown
+        if many_class_rows(pipeline):
+            pngs[many_class_plot_name(pipeline.name)] = plot_many_class(pipeline)
     return pngs
 
 
@@ -60,8 +80,9 @@ def write_report(results: dict | Results, out_dir: str | os.PathLike) -> dict[st
     Every file is written atomically. ``results`` is checked first (:class:`ValueError` naming the missing
     or malformed key). Returns the written paths by name: ``markdown``, ``html``, ``json`` and one per plot
     (``dice_wi`` and ``per_class_dice`` with Table 1, ``label_efficiency`` when efficiency points are
-    given, ``labelling_cost``). A plot of those names left from an earlier report that does not apply now
-    is removed.
+    given, ``labelling_cost``, and ``many_class_<pipeline>`` for each pipeline with a section of its own
+    whose rows have many-class metrics). A plot of those names left from an earlier report that does not
+    apply now is removed.
     """
     results = results if isinstance(results, Results) else Results.from_dict(results)
     out_dir = Path(out_dir)
@@ -73,21 +94,19 @@ def write_report(results: dict | Results, out_dir: str | os.PathLike) -> dict[st
     document = report_document(results, ratios, by_pipeline)
     # Everything is rendered before the first file is replaced: a failure leaves the old report whole.
     texts = {
-        "markdown": ("report.md", render_markdown(blocks, {n: PLOT_FILES[n] for n in pngs})),
+        "markdown": ("report.md", render_markdown(blocks, {n: plot_file(n) for n in pngs})),
         "html": ("report.html", render_html(title, blocks, pngs)),
         "json": ("report.json", json.dumps(jsonable(document), indent=2, allow_nan=False) + "\n"),
     }
 
     paths: dict[str, Path] = {}
     for name, data in pngs.items():
-        path = out_dir / PLOT_FILES[name]
+        path = out_dir / plot_file(name)
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)
         paths[name] = path
-    for name, filename in PLOT_FILES.items():
-        stale = out_dir / filename
-        if name not in pngs and stale.exists():
-            stale.unlink()
+    for stale in _stale_plots(out_dir, pngs):
+        stale.unlink()
     for name, (filename, text) in texts.items():
         write_text(out_dir / filename, text)
         paths[name] = out_dir / filename

@@ -48,3 +48,29 @@ def test_ribs_report_groups_the_structures(fused, tmp_path, capsys):
     assert 100 < clicked <= 3 * 24 * 2  # 3 per rib present (a case may have 11 pairs, or a rib too thin at 5 mm)
     assert data["label_set"] == "ribs" and data["cost"]["groups"]["ribs"]["clicks"] == clicked
     assert data["table"]["pseudo"]["groups"]["ribs"] > 0.3
+
+
+def test_unet3d_on_pseudo_masks_and_labels_end_to_end(fused, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    for target in ("pseudo", "labels"):
+        assert main(["train", str(fused), "--pipeline", "unet3d", "--target", target, "--labels", "ribs", "--profile",
+                     "tiny", "--out", str(runs / target), "--quiet"]) == 0
+    case = discover_cases(fused)[0]
+    predicted = tmp_path / "predicted.nii.gz"
+    assert main(["predict", str(runs / "pseudo"), str(case.ct_path), "--out", str(predicted), "--quiet"]) == 0
+    labels = read_volume(predicted)
+    assert labels.same_grid(case.load_ct()) and labels.array.max() < RIBS.num_classes
+    capsys.readouterr()
+    assert main(["evaluate", str(predicted), str(case.labels_path), "--labels", "ribs", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["many_class"]["groups"]) == {"ribs"} and result["many_class"]["all"]["classes"] >= 20
+
+    out = tmp_path / "report"
+    assert main(["report", str(runs), str(fused / "planar-runs"), "--out", str(out), "--dataset", str(fused),
+                 "--quiet"]) == 0
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    rows = data["pipelines"]["unet3d"]["rows"]
+    assert set(rows) == {"pseudo_train", "labels_train"}  # every case is annotated: no test cases here
+    assert rows["labels_train"]["many_class"]["all"]["classes"] >= 40  # the ribs of both cases
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert "unet3d on pseudo-masks" in text and "Ribs DSC" in text and (out / "many_class_unet3d.png").exists()
