@@ -15,10 +15,11 @@ Each run's :class:`~pointseg.runs.RunInfo` says which rows it fills:
 
 Each row holds the mean Dice_wi over its cases, the mean per-class Dice over the cases where the class is
 present in the ground truth, the many-class metrics pooled over its cases (median DSC, detection ratio,
-foreground DSC: :mod:`pointseg.many_class`), the mean seconds per case spent predicting (``predict_s``) and
-the run's training seconds per optimiser step (``seconds_per_step``, from its ``log.jsonl``), every case's own Dice (as ``pointseg evaluate`` prints it),
-which cases it was measured on (``on``: ``annotated`` or ``test``, and ``cases``), the run's title and
-folder. Ratios are only ever taken between rows measured on the same cases (see :mod:`pointseg.report.ratios`).
+foreground DSC: :mod:`pointseg.many_class`), the mean seconds per case spent predicting (``predict_s``), the
+run's training seconds per optimiser step (``seconds_per_step``, from its ``log.jsonl``), every case's own
+Dice (as ``pointseg evaluate`` prints it), which cases it was measured on (``on``: ``annotated`` or
+``test``, and ``cases``), the run's title and folder. Ratios are only ever taken between rows measured on
+the same cases (see :mod:`pointseg.report.ratios`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ In order: the title and dataset; the paper's Table 1 (the fcn8 pipeline with the
 pseudo-masks) with its plots and ratios; every other supervised pipeline in a section of its own (its
 model on pseudo-masks next to its model on full labels, their ratio and the labelling cost), after a table
 of all pipelines side by side (with the many-class metrics of seed 001's Table 1 where the rows have them:
-median DSC, detection ratio, foreground DSC and timings per group of structures); then labelling cost, label efficiency, timings and the configuration.
+median DSC, detection ratio, foreground DSC and timings per group of structures); then labelling cost,
+label efficiency, timings and the configuration.
 """
 
 from __future__ import annotations
@@ -316,11 +317,12 @@ def _many_class_blocks(pipeline: Pipeline, plots: set[str] | frozenset = frozens
         table_rows.append(cells)
     blocks: list = [
         Para(["Many-class metrics after “3D Segmentation Networks for Excessive Numbers of Classes” (section "
-              "3.2): DSC is the median Dice over the classes with DSC > 0, with ", MINUS, "/+ the distances to the 16th "
-              "and 84th percentiles; dr (detection ratio) is the share of ground-truth classes with DSC > 0; fg is "
-              "the foreground DSC of all bone together (no distinction between bones); s / iteration is the "
-              "training time per optimiser step of the run, and Predict s / scan the mean time the model took "
-              "to predict one case. Each row pools its values over the cases it was measured on."]),
+              "3.2): DSC is the median Dice over the classes with DSC > 0, with ", MINUS,
+              "/+ the distances to the 16th and 84th percentiles; dr (detection ratio) is the share of "
+              "ground-truth classes with DSC > 0; fg is the foreground DSC of all bone together (no distinction "
+              "between bones); s / iteration is the training time per optimiser step of the run, and Predict "
+              "s / scan the mean time the model took to predict one case. Each row pools its values over the "
+              "cases it was measured on."]),
         Table(header, table_rows, [False, False] + [True] * (len(header) - 2)),
     ]
     name = many_class_plot_name(pipeline.name)
