@@ -170,6 +170,9 @@ class BoneWatershed:
         ijk, ids = clicks
         num_classes = int(np.shape(probs)[-1]) if np.ndim(probs) == 4 else int(labels.max()) + 1
         num_classes = max(num_classes, int(np.max(clicks[1], initial=0)) + 1)
+        if self.reach_mm is not None and np.ndim(self.reach_mm):
+            # one reach per class of the label set: a case without its last classes still has them all
+            num_classes = max(num_classes, len(self.reach_mm))
         reach = self._reach(num_classes)
         click_vox = np.clip(np.rint(np.asarray(ijk, dtype=np.float64)).astype(np.int64).reshape(-1, 3), 0,
                             np.array(labels.shape) - 1)

@@ -114,3 +114,16 @@ def test_stray_blobs_without_clicks_are_dropped():
     kept = keep_clicked_components(labels, np.array([[1, 1, 1], [7, 7, 7]]), np.array([1, 0]), 3)
     assert (kept == 1).sum() == 8 and kept[1, 1, 1] == 1 and kept[7, 7, 7] == 0
     assert (kept == 2).sum() == 8 and kept[0, 9, 9] == 0
+
+
+def test_label_set_refinement_on_a_case_without_its_last_classes(spine):
+    # fuse hands the refinement a confidence map (3D), not one probability per class, so the number of
+    # classes comes from the labels and clicks: here 3, while the label set's reach has one entry per class
+    # of `bones` (62), as for a scan whose field of view stops above the femora.
+    from pointseg.bone import BoneWatershed
+    from pointseg.labels import get_label_set
+
+    ct, truth, fused, probs, clicks = spine
+    refine = BoneWatershed.for_label_set(get_label_set("bones"), axial_axis=2)
+    refined = refine(fused, probs.max(axis=-1), on_grid(ct), clicks)
+    assert dice_scores(refined, truth, 3).dice[1] > 0.9
