@@ -46,20 +46,23 @@ def normalise_ct(hu: np.ndarray, window: tuple[float, float] = BONE_WINDOW_HU) -
     return np.clip(out, 0.0, 1.0, out=out)
 
 
+def _to_spacing(volume: Volume, spacing: float, interpolation: str, fill: float) -> Volume:
+    """``volume`` on the model grid of ``spacing`` mm along its own axes; itself when already there."""
+    shape, affine = spacing_grid(volume, spacing)
+    if volume.same_grid(Volume(np.broadcast_to(np.uint8(0), shape), affine)):  # a grid, no voxels
+        return volume
+    return resample_to_grid(volume, shape, affine, interpolation, fill=fill)
+
+
 def resample_ct(ct: Volume, spacing: float) -> Volume:
     """The CT on the model grid: ``spacing`` mm along its own axes, linear, outside filled with air."""
-    shape, affine = spacing_grid(ct, spacing)
-    if tuple(shape) == tuple(ct.shape) and np.allclose(affine, ct.affine, atol=1e-6):
-        return Volume(np.asarray(ct.array, dtype=np.float32), ct.affine, ct.path)
-    return resample_to_grid(ct, shape, affine, "linear", fill=-1024.0)
+    out = _to_spacing(ct, spacing, "linear", -1024.0)
+    return out if out is not ct else Volume(np.asarray(ct.array, dtype=np.float32), ct.affine, ct.path)
 
 
 def resample_labels(labels: Volume, spacing: float) -> Volume:
     """A label map on the model grid of its CT (nearest neighbour)."""
-    shape, affine = spacing_grid(labels, spacing)
-    if tuple(shape) == tuple(labels.shape) and np.allclose(affine, labels.affine, atol=1e-6):
-        return labels
-    return resample_to_grid(labels, shape, affine, "nearest", fill=0)
+    return _to_spacing(labels, spacing, "nearest", 0)
 
 
 def _axis_map(source_affine: np.ndarray, target_affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +203,7 @@ class VolumetricModel:
         labels = sliding_window_labels(self.model, image, self.patch, self.label_set.num_classes, overlap, device,
                                        max(1, batch_size), show_progress=show_progress)
         del image
-        if tuple(model_ct.shape) == tuple(ct.shape) and np.allclose(model_ct.affine, ct.affine, atol=1e-6):
+        if model_ct.same_grid(ct):
             on_ct = labels
         else:
             on_ct = labels_to_grid(Volume(labels, model_ct.affine), ct.shape, ct.affine, self.label_set.num_classes)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from pointseg.inference import LoadedModel
 from pointseg.labels import LabelSet, get_label_set
-from pointseg.runs import VALIDATION_NAME, read_run_file
+from pointseg.runs import VALIDATION_NAME
 from pointseg.train.config import PlanarConfig
-from pointseg.train.trainer import Trainer
+from pointseg.train.trainer import Trainer, resumed_config  # noqa: F401  (re-exported for the planar trainers)
 from pointseg.train.validation import validate_cases, write_validation
 
 
@@ -41,10 +40,3 @@ class SliceTrainer(Trainer):
         scores = validate_cases(loaded, self.val_cases, self.device)
         return {"val_dice_wi": write_validation(self.run_dir / VALIDATION_NAME, scores, loaded, self.epoch)}
 
-
-def resumed_config(out: Path, config_class: type[PlanarConfig], epochs: int | None) -> PlanarConfig:
-    """The config a run folder was started with (``config.json``), with more ``epochs`` when given."""
-    saved = read_run_file(out)["config"]
-    saved.pop("model", None)
-    config = config_class.from_dict(saved)
-    return replace(config, epochs=epochs) if epochs is not None else config

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -22,7 +23,8 @@ import torch
 import pointseg
 from pointseg.errors import InputError
 from pointseg.progress import progress, say
-from pointseg.runs import CHECKPOINT_NAME, environment, load_checkpoint, save_checkpoint, write_log, write_run_files
+from pointseg.runs import (CHECKPOINT_NAME, environment, load_checkpoint, read_run_file, save_checkpoint, write_log,
+                           write_run_files)
 from pointseg.train import distributed
 
 
@@ -226,3 +228,11 @@ class Trainer:
         if self.dist.is_main:
             say(f"resumed {self.run_dir} at epoch {self.epoch}, step {self.step}")
 
+
+def resumed_config(out: Path, config_class: type, epochs: int | None):
+    """The config a run folder was started with (``config.json``, as ``config_class``), with more ``epochs``
+    when given."""
+    saved = read_run_file(out)["config"]
+    saved.pop("model", None)
+    config = config_class.from_dict(saved)
+    return replace(config, epochs=epochs) if epochs is not None else config

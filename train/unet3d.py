@@ -1,6 +1,6 @@
 """Seed 001's pipeline: one No-New-Net style 3D U-Net for every bone at once.
 
-The network (:class:`pointseg.models.NoNewNet`: MONAI ``DynUNet`` with instance norm and leaky ReLU
+The network (:class:`pointseg.models.unet3d.NoNewNet`: MONAI ``DynUNet`` with instance norm and leaky ReLU
 0.02), the loss of eq. 1 (cross-entropy + Dice over all classes, computed without a dense one-hot:
 :class:`pointseg.train.losses.many_class.SparseDiceCELoss`; ``ce`` alone is the paper's *xent*
 variant), Adam at 1e-3, batch 1, CT resampled to 2 mm, balanced or uniform patch sampling and optional

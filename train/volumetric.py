@@ -38,9 +38,9 @@ from pointseg.hu import BONE_WINDOW_HU
 from pointseg.labels import LabelSet, get_label_set
 from pointseg.preprocess import _file_stamp
 from pointseg.progress import progress, say
-from pointseg.runs import SUPERVISED_TARGETS, VALIDATION_NAME, RunConfig, RunInfo
+from pointseg.runs import CONFIG_NAME, SUPERVISED_TARGETS, VALIDATION_NAME, RunConfig, RunInfo
 from pointseg.train.planar import split_cases
-from pointseg.train.trainer import Trainer
+from pointseg.train.trainer import Trainer, resumed_config
 from pointseg.volume import read_volume
 from pointseg.volumetric import VolumetricModel, check_patch, normalise_ct, resample_ct, resample_labels
 
@@ -311,14 +311,10 @@ def train_volumetric(trainer_class: type[VolumetricTrainer], config: VolumetricC
                      out: str | Path, device: torch.device, resume: bool = False, epochs: int | None = None) -> Path:
     """Train (or resume) a volumetric run. On resume the run's own ``config.json`` wins; ``epochs`` (when
     given) extends it."""
-    from pointseg.runs import CONFIG_NAME, read_run_file
-
     out = Path(out)
     if resume and (out / CONFIG_NAME).exists():
-        saved = read_run_file(out)["config"]
-        saved.pop("model", None)
-        config = type(config).from_dict(saved)
-    if epochs is not None:
+        config = resumed_config(out, type(config), epochs)
+    elif epochs is not None:
         config = replace(config, epochs=epochs)
     trainer_class(Path(dataset), config, out, device, resume).fit()
     return out

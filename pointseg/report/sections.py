@@ -191,14 +191,17 @@ def _cases_text(cases: Sequence[str], limit: int = 40) -> str:
     return shown + (f" … and {len(cases) - limit} more" if len(cases) > limit else "")
 
 
+def table_row_keys(pipeline: Pipeline) -> list[str]:
+    """The keys of a pipeline table's rows, in order: both targets always, a ``_train`` row when measured."""
+    return [key for key in PIPELINE_ROWS if key in pipeline.rows or not key.endswith("_train")]
+
+
 def _pipeline_table(pipeline: Pipeline, paper: dict) -> Table:
     names, cells = class_columns(pipeline.label_set, list(pipeline.rows.values()))
     header = ["Model", "Measured on", "Dice_wi"] + (["Dice_wi (paper)"] if paper else []) + names
     rows = []
-    for key in PIPELINE_ROWS:
+    for key in table_row_keys(pipeline):
         row = pipeline.rows.get(key)
-        if row is None and key.endswith("_train"):
-            continue
         rows.append([pipeline.row_title(key), _measured_on(row), fmt_dice(row.dice_wi if row is not None else None)]
                     + ([fmt_dice(paper.get(key), 2)] if paper else []) + cells(row))
     return Table(header, rows, [False, False] + [True] * (len(header) - 2))
@@ -261,7 +264,7 @@ def many_class_rows(pipeline: Pipeline) -> list[str]:
     row has many-class metrics."""
     if not any(many_class_of(row) is not None for row in pipeline.rows.values()):
         return []
-    return [key for key in PIPELINE_ROWS if key in pipeline.rows or not key.endswith("_train")]
+    return table_row_keys(pipeline)
 
 
 def many_class_groups(rows: Sequence[Row | None]) -> list[str]:

@@ -299,3 +299,14 @@ def test_finer_stride_adds_a_skip_and_bad_options_are_refused():
         VGG16FCN8(num_classes=2, width=0.0625, output_stride=16)
     with pytest.raises(InputError, match="dropout"):
         VGG16FCN8(num_classes=2, width=0.0625, dropout=1.0)
+
+
+def test_the_2d_models_do_not_import_monai():
+    # MONAI's networks take seconds to import; only building a 3D network may pay for them.
+    import subprocess
+    import sys
+
+    code = ("import sys, pointseg.models, pointseg.inference; "
+            "assert 'monai' not in sys.modules, sorted(m for m in sys.modules if m.startswith('monai'))[:3]")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
