@@ -67,6 +67,8 @@ def main() -> None:
     parser.add_argument("--profile", default="quick", help="unet3d profile")
     parser.add_argument("--epochs", type=int, help="override the unet3d profile's epochs")
     parser.add_argument("--targets", nargs="+", default=["labels", "pseudo"])
+    parser.add_argument("--tag", default="", help="suffix of the run folders (unet3d-TARGET-TAG), to compare settings")
+    parser.add_argument("--train-args", default="", help="extra options for train, e.g. '--spacing 4'")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     out = Path(args.out)
@@ -91,12 +93,12 @@ def main() -> None:
     (out / "timings.json").write_text(json.dumps(timings, indent=2))
 
     for target in args.targets:
-        folder = out / f"unet3d-{target}"
+        folder = out / f"unet3d-{target}{'-' + args.tag if args.tag else ''}"
         if not (folder / CHECKPOINT_NAME).exists():
             extra = ["--epochs", str(args.epochs)] if args.epochs else []
-            timings[f"train_{target}_s"] = run("train", str(data), "--pipeline", "unet3d", "--target", target,
+            timings[f"train_{target}{args.tag}_s"] = run("train", str(data), "--pipeline", "unet3d", "--target", target,
                                                "--labels", "bones", "--profile", args.profile, "--out", str(folder),
-                                               "--seed", str(args.seed), "--quiet", *extra)
+                                               "--seed", str(args.seed), "--quiet", *extra, *args.train_args.split())
             (out / "timings.json").write_text(json.dumps(timings, indent=2))
 
     results = {}
@@ -105,7 +107,7 @@ def main() -> None:
     results["pseudo-masks (annotated cases)"] = many_class_metrics(pseudo, label_set)
     seconds = {}
     for target in args.targets:
-        folder = out / f"unet3d-{target}"
+        folder = out / f"unet3d-{target}{'-' + args.tag if args.tag else ''}"
         model = load_model(folder)
         scores, spent = {}, []
         for case in test:
@@ -116,7 +118,7 @@ def main() -> None:
             scores[case.id] = dice_scores(labels, case.load_labels(label_set).array, label_set.num_classes)
         results[f"unet3d on {target} (test cases)"] = many_class_metrics(scores, label_set)
         seconds[target] = sum(spent) / len(spent)
-    config = read_run_file(out / f"unet3d-{args.targets[0]}")["config"]
+    config = read_run_file(out / f"unet3d-{args.targets[0]}{'-' + args.tag if args.tag else ''}")["config"]
     print(f"upper-body phantoms at {args.spacing} mm: {len(annotated)} annotated, {len(test)} test; label set bones "
           f"({label_set.num_classes - 1} bones); unet3d profile {args.profile} (patch {config['patch']} at "
           f"{config['spacing']} mm, {config['epochs']} x {config['steps_per_epoch']} steps); fuse's planar profile "
@@ -126,12 +128,15 @@ def main() -> None:
     for name, metrics in results.items():
         print(f"{name:32s}{row(metrics)}")
     both = [f"unet3d on {t} (test cases)" for t in ("pseudo", "labels")]
-    if all(b in results for b in both) and results[both[1]]["all"]["median"]:
-        ratio = results[both[0]]["all"]["median"] / results[both[1]]["all"]["median"]
-        print(f"pseudo-trained / label-trained median DSC (all bones, same test cases): {ratio:.2f}")
+    if all(b in results for b in both):
+        ratios = []
+        for key, name in (("median", "median DSC"), ("detection_ratio", "detection ratio"), ("fg", "foreground DSC")):
+            p, lab = results[both[0]]["all"][key], results[both[1]]["all"][key]
+            ratios.append(f"{name} {p / lab:.2f}" if p is not None and lab else f"{name} -")
+        print("pseudo-trained / label-trained (all bones, same test cases): " + ", ".join(ratios))
     for target, value in seconds.items():
-        print(f"predict, unet3d on {target}: {value:.1f} s per test scan; training {timings.get(f'train_{target}_s', 0) / 60:.1f} min")
-    (out / "numbers.json").write_text(json.dumps({"results": results, "predict_s": seconds, "timings": timings},
+        print(f"predict, unet3d on {target}: {value:.1f} s per test scan; training {timings.get(f'train_{target}{args.tag}_s', 0) / 60:.1f} min")
+    (out / f"numbers{'-' + args.tag if args.tag else ''}.json").write_text(json.dumps({"results": results, "predict_s": seconds, "timings": timings},
                                                  indent=2))
 
 

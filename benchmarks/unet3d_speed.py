@@ -41,12 +41,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def iteration_seconds(filters, patch: int, classes: int, ce_only: bool, device: torch.device, repeats: int) -> float:
+def iteration_seconds(filters, patch: int, classes: int, ce_only: bool, device: torch.device, repeats: int,
+                      batch: int = 1) -> float:
     model = build_model("no_new_net", num_classes=classes, filters=filters).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss = SparseDiceCELoss(ce_only=ce_only)
-    x = torch.rand(1, 1, patch, patch, patch, device=device)
-    y = torch.randint(0, classes, (1, patch, patch, patch), device=device)
+    x = torch.rand(batch, 1, patch, patch, patch, device=device)
+    y = torch.randint(0, classes, (batch, patch, patch, patch), device=device)
     times = []
     for n in range(repeats + 2):  # two warm-up iterations
         _sync(device)
@@ -99,7 +100,7 @@ def sampling(work: Path, patch: int, draws: int) -> dict:
     return out
 
 
-def predict_child(work: Path, profile: str, device: str) -> None:
+def predict_child(work: Path, profile: str, device: str, sw_batch: int) -> None:
     """In a fresh process: whole-scan prediction of the phantom by stages, and the bare forward; one JSON line.
 
     A network with random weights calls every voxel some class, so every class's box is the whole scan and
@@ -127,7 +128,7 @@ def predict_child(work: Path, profile: str, device: str) -> None:
     image = normalise_ct(model_ct.array)
     stages["resample"] = time.perf_counter() - start
     start = time.perf_counter()
-    sliding_window_labels(model, image, patch, label_set.num_classes, overlap, torch_device)
+    sliding_window_labels(model, image, patch, label_set.num_classes, overlap, torch_device, sw_batch)
     _sync(torch_device)
     stages["sliding window, softmax, arg-max (slabs)"] = time.perf_counter() - start
     realistic = Volume(resample_labels(truth, spacing).array, model_ct.affine)
@@ -140,7 +141,7 @@ def predict_child(work: Path, profile: str, device: str) -> None:
     _sync(torch_device)
     start = time.perf_counter()
     with torch.no_grad(), torch.autocast(torch_device.type, enabled=torch_device.type == "cuda"):
-        sliding_window_inference(x, patch, 1, model, overlap=overlap, mode="gaussian")
+        sliding_window_inference(x, patch, sw_batch, model, overlap=overlap, mode="gaussian")
     _sync(torch_device)
     bare = time.perf_counter() - start
     print(json.dumps({"stages": stages, "bare_s": bare, "peak_bytes": peak, "gpu_peak_bytes": gpu_peak,
@@ -155,6 +156,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--draws", type=int, default=200, help="patches drawn per sampling strategy")
     parser.add_argument("--work", default="out/bench-unet3d-speed")
+    parser.add_argument("--sw-batch", type=int, default=4, help="windows per forward pass when predicting")
     parser.add_argument("--child", choices=("predict",), help=argparse.SUPPRESS)
     parser.add_argument("--profile", default=None, help="network profile (default quick on CPU, paper on GPU)")
     args = parser.parse_args()
@@ -162,7 +164,7 @@ def main() -> None:
     profile = args.profile or ("paper" if device.type == "cuda" else "quick")
     work = Path(args.work)
     if args.child == "predict":
-        predict_child(work, profile, args.device)
+        predict_child(work, profile, args.device, args.sw_batch)
         return
     classes = get_label_set(LABELS).num_classes
     filters = PROFILES[profile]["filters"]
@@ -174,6 +176,12 @@ def main() -> None:
         full = iteration_seconds(filters, patch, classes, False, device, args.repeats)
         ce = iteration_seconds(filters, patch, classes, True, device, args.repeats)
         print(f"{patch:>5d}^3{full:13.3f}{ce:9.3f}{full / ce:8.2f}")
+    patch = PROFILES[profile]["patch"][0]
+    batch = max(2, PROFILES[profile]["batch_size"])
+    one = iteration_seconds(filters, patch, classes, False, device, args.repeats)
+    many = iteration_seconds(filters, patch, classes, False, device, args.repeats, batch=batch)
+    print(f"batch {batch} vs 1 at {patch}^3 (CE + Dice): {many:.3f} s vs {one:.3f} s a step, {many / batch:.3f} vs "
+          f"{one:.3f} s a patch, ratio per patch {many / batch / one:.2f}")
 
     patch = PROFILES[profile]["patch"][0]
     numbers = sampling(work, patch, args.draws)
@@ -187,10 +195,10 @@ def main() -> None:
           f"{b['rare_in_patch'] / max(u['rare_in_patch'], 1e-9):.2f}x presence of the smallest bones")
 
     done = subprocess.run([sys.executable, __file__, "--child", "predict", "--work", str(work), "--device", args.device,
-                           "--profile", profile], check=True, capture_output=True, text=True)
+                           "--profile", profile, "--sw-batch", str(args.sw_batch)], check=True, capture_output=True, text=True)
     p = json.loads(done.stdout.strip().splitlines()[-1])
     total = sum(p["stages"].values())
-    print(f"whole-scan predict ({profile} network), phantom {p['shape']} at 2 mm -> model grid {p['model_shape']}:")
+    print(f"whole-scan predict ({profile} network, {args.sw_batch} windows a pass), phantom {p['shape']} at 2 mm -> model grid {p['model_shape']}:")
     for stage, seconds in p["stages"].items():
         print(f"  {stage:42s}{seconds:8.1f} s")
     print(f"  {'end to end':42s}{total:8.1f} s   bare sliding-window forward {p['bare_s']:.1f} s, ratio "

@@ -192,7 +192,7 @@ class VolumetricModel:
         return cls(network_from_checkpoint(checkpoint, device), get_label_set(config["label_set"]), config,
                    run_info_from(checkpoint))
 
-    def predict_labels(self, ct: Volume, device: torch.device | str = "cpu", batch_size: int = 1,
+    def predict_labels(self, ct: Volume, device: torch.device | str = "cpu", batch_size: int = 4,
                        show_progress: bool = False, overlap: float | None = None) -> tuple[np.ndarray, None]:
         """Labels ``(I, J, K)`` on the CT's own grid; no probabilities (``None``: see the module notes)."""
         from pointseg.inference import POSTPROCESSING

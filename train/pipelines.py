@@ -110,14 +110,20 @@ class UNet3DPipeline(Pipeline):
                            help="patch sampling: balanced (every class equally likely in a patch; default) or "
                                 "uniform (every position equally likely)")
         group.add_argument("--patch", type=int, metavar="N", help="patch edge in voxels (the profile's by default: "
-                           "tiny 32, quick 64, paper 128; the paper compares 96, 128 and 160)")
+                           "tiny 32, quick 48, paper 128; the paper compares 96, 128 and 160)")
+        group.add_argument("--spacing", type=float, metavar="MM", help="isotropic voxel size the network works at "
+                           "(the profile's by default: tiny 4, quick 4, paper 2)")
+        group.add_argument("--batch-size", type=int, metavar="N", help="patches per batch (the profile's by default)")
+        group.add_argument("--filters", type=int, nargs="+", metavar="F", help="filters per level (three or more), one down-sampling "
+                           "between levels (the profile's by default: quick 16 32 64 128 128, paper 30 60 120 240 480)")
         group.add_argument("--elastic", action="store_true", help="elastic deformation with a random affine")
         group.add_argument("--accumulate", type=int, metavar="K", help="batches of gradient per optimiser step")
         group.add_argument("--workers", type=int, metavar="N", help="data loader processes (the profile's by default)")
 
     def settings(self, args) -> dict:
         return {"loss": self.check_loss(args.loss), "sampling": args.sampling,
-                "patch": (args.patch,) if args.patch else None, "elastic": True if args.elastic else None,
+                "patch": (args.patch,) if args.patch else None, "spacing": args.spacing,
+                "batch_size": args.batch_size, "filters": tuple(args.filters) if args.filters else None, "elastic": True if args.elastic else None,
                 "accumulate": args.accumulate, "workers": args.workers}
 
     def train(self, dataset, target, out, profile=DEFAULT_PROFILE, seed=0, resume=False, device="auto", **settings):

@@ -304,7 +304,17 @@ def make_volumetric_config(profiles: dict[str, dict], profile: str, target: str,
     unknown = set(overrides) - known
     if unknown:
         raise InputError(f"unknown setting(s) {', '.join(sorted(unknown))}")
-    return replace(config, **overrides)
+    config = replace(config, **overrides)
+    if len(config.filters) < 3 or min(config.filters) < 1:
+        given = " ".join(map(str, config.filters))
+        raise InputError(f"--filters needs three or more levels of at least 1 filter, not {given}")
+    if not config.spacing > 0:
+        raise InputError(f"--spacing must be a positive number of mm, not {config.spacing:g}")
+    for name, option in (("batch_size", "--batch-size"), ("accumulate", "--accumulate"), ("epochs", "--epochs"),
+                         ("steps_per_epoch", "--steps")):
+        if getattr(config, name) < 1:
+            raise InputError(f"{option} must be at least 1, not {getattr(config, name)}")
+    return config
 
 
 def train_volumetric(trainer_class: type[VolumetricTrainer], config: VolumetricConfig, dataset: str | Path,

@@ -168,8 +168,15 @@ def test_unet3d_command_line_options_and_one_line_errors(tmp_path, capsys):
     assert "unet3d pipeline has no loss 'weighted_ce'" in capsys.readouterr().err
     assert main(base + ["--target", "pseudo", "--out", str(tmp_path / "c")]) == 2
     assert "pseudo.nii.gz (run pointseg fuse first)" in capsys.readouterr().err
+    assert main(base + ["--spacing", "0", "--out", str(tmp_path / "d")]) == 2
+    assert "--spacing must be a positive number of mm, not 0" in capsys.readouterr().err
+    assert main(base + ["--batch-size", "0", "--out", str(tmp_path / "e")]) == 2
+    assert "--batch-size must be at least 1, not 0" in capsys.readouterr().err
+    assert main(base + ["--filters", "4", "8", "--out", str(tmp_path / "f")]) == 2
+    assert "--filters needs three or more levels of at least 1 filter, not 4 8" in capsys.readouterr().err
     assert main(base + ["--sampling", "uniform", "--patch", "16", "--elastic", "--loss", "ce", "--epochs", "1",
-                        "--steps", "2", "--out", str(tmp_path / "run")]) == 0
+                        "--steps", "2", "--spacing", "3", "--batch-size", "2", "--filters", "6", "12", "24",
+                        "--out", str(tmp_path / "run")]) == 0
     import json
 
     saved = json.loads((tmp_path / "run" / "config.json").read_text(encoding="utf-8"))
@@ -177,7 +184,8 @@ def test_unet3d_command_line_options_and_one_line_errors(tmp_path, capsys):
                             "axis": None}
     config = saved["config"]
     assert (config["sampling"], config["patch"], config["elastic"], config["loss"]) == ("uniform", [16, 16, 16], True, "ce")
-    assert config["model"] == {"name": "no_new_net", "num_classes": 6, "filters": [4, 8, 16]}
+    assert (config["spacing"], config["batch_size"]) == (3.0, 2)
+    assert config["model"] == {"name": "no_new_net", "num_classes": 6, "filters": [6, 12, 24]}
     ct = dataset / "case1" / "ct.nii.gz"
     assert main(["predict", str(tmp_path / "run"), str(ct), "--out", str(tmp_path / "p.nii.gz"), "--quiet"]) == 0
     assert read_volume(tmp_path / "p.nii.gz").same_grid(read_volume(ct))
