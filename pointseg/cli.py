@@ -457,13 +457,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds-per-slice", type=float, default=12.5, help="time to draw one structure on one slice")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
-    p = _add(sub, "predict", cmd_predict, "predict a CT volume with a trained model, slice by slice")
+    p = _add(sub, "predict", cmd_predict,
+             "predict a CT volume with a trained run: 2D runs slice by slice, 3D runs by sliding window")
     p.add_argument("run", help="run folder (or checkpoint file)")
     p.add_argument("ct", help="CT file or DICOM folder")
     p.add_argument("--out", required=True, help="labels NIfTI to write (on the CT's grid)")
     p.add_argument("--probabilities", metavar="H5", help="also write class probabilities (HDF5, float16)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--batch-size", type=int, default=8, help="slices per forward pass")
+    p.add_argument("--batch-size", type=int, default=8, help="slices (2D) or windows (3D) per forward pass")
 
     p = _add(sub, "preprocess", cmd_preprocess, "build the HDF5 slice stacks used for planar training")
     p.add_argument("dataset", help="dataset folder")
