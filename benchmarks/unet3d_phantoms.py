@@ -75,6 +75,7 @@ def main() -> None:
     data = out / "data"
     label_set = get_label_set("bones")
     timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").exists() else {}
+    suffix = f"-{args.tag}" if args.tag else ""  # run folders, timings and numbers of one compared setting
 
     if not data.exists():
         timings["phantoms_s"] = run("phantom", str(data), "--anatomy", "upper-body", "--cases",
@@ -93,10 +94,10 @@ def main() -> None:
     (out / "timings.json").write_text(json.dumps(timings, indent=2))
 
     for target in args.targets:
-        folder = out / f"unet3d-{target}{'-' + args.tag if args.tag else ''}"
+        folder = out / f"unet3d-{target}{suffix}"
         if not (folder / CHECKPOINT_NAME).exists():
             extra = ["--epochs", str(args.epochs)] if args.epochs else []
-            timings[f"train_{target}{args.tag}_s"] = run("train", str(data), "--pipeline", "unet3d", "--target", target,
+            timings[f"train_{target}{suffix}_s"] = run("train", str(data), "--pipeline", "unet3d", "--target", target,
                                                "--labels", "bones", "--profile", args.profile, "--out", str(folder),
                                                "--seed", str(args.seed), "--quiet", *extra, *args.train_args.split())
             (out / "timings.json").write_text(json.dumps(timings, indent=2))
@@ -107,7 +108,7 @@ def main() -> None:
     results["pseudo-masks (annotated cases)"] = many_class_metrics(pseudo, label_set)
     seconds = {}
     for target in args.targets:
-        folder = out / f"unet3d-{target}{'-' + args.tag if args.tag else ''}"
+        folder = out / f"unet3d-{target}{suffix}"
         model = load_model(folder)
         scores, spent = {}, []
         for case in test:
@@ -118,7 +119,7 @@ def main() -> None:
             scores[case.id] = dice_scores(labels, case.load_labels(label_set).array, label_set.num_classes)
         results[f"unet3d on {target} (test cases)"] = many_class_metrics(scores, label_set)
         seconds[target] = sum(spent) / len(spent)
-    config = read_run_file(out / f"unet3d-{args.targets[0]}{'-' + args.tag if args.tag else ''}")["config"]
+    config = read_run_file(out / f"unet3d-{args.targets[0]}{suffix}")["config"]
     print(f"upper-body phantoms at {args.spacing} mm: {len(annotated)} annotated, {len(test)} test; label set bones "
           f"({label_set.num_classes - 1} bones); unet3d profile {args.profile} (patch {config['patch']} at "
           f"{config['spacing']} mm, {config['epochs']} x {config['steps_per_epoch']} steps); fuse's planar profile "
@@ -135,9 +136,10 @@ def main() -> None:
             ratios.append(f"{name} {p / lab:.2f}" if p is not None and lab else f"{name} -")
         print("pseudo-trained / label-trained (all bones, same test cases): " + ", ".join(ratios))
     for target, value in seconds.items():
-        print(f"predict, unet3d on {target}: {value:.1f} s per test scan; training {timings.get(f'train_{target}{args.tag}_s', 0) / 60:.1f} min")
-    (out / f"numbers{'-' + args.tag if args.tag else ''}.json").write_text(json.dumps({"results": results, "predict_s": seconds, "timings": timings},
-                                                 indent=2))
+        minutes = timings.get(f"train_{target}{suffix}_s", 0) / 60
+        print(f"predict, unet3d on {target}: {value:.1f} s per test scan; training {minutes:.1f} min")
+    numbers = {"results": results, "predict_s": seconds, "timings": timings}
+    (out / f"numbers{suffix}.json").write_text(json.dumps(numbers, indent=2))
 
 
 if __name__ == "__main__":

@@ -220,10 +220,12 @@ def main() -> None:
           f"{b['rare_in_patch'] / max(u['rare_in_patch'], 1e-9):.2f}x presence of the smallest bones")
 
     done = subprocess.run([sys.executable, __file__, "--child", "predict", "--work", str(work), "--device", args.device,
-                           "--profile", profile, "--sw-batch", str(args.sw_batch)], check=True, capture_output=True, text=True)
+                           "--profile", profile, "--sw-batch", str(args.sw_batch)],
+                          check=True, capture_output=True, text=True)
     p = json.loads(done.stdout.strip().splitlines()[-1])
     total = sum(p["stages"].values())
-    print(f"whole-scan predict ({profile} network, {args.sw_batch} windows a pass), phantom {p['shape']} at 2 mm -> model grid {p['model_shape']}:")
+    print(f"whole-scan predict ({profile} network, {args.sw_batch} windows a pass), phantom {p['shape']} at 2 mm "
+          f"-> model grid {p['model_shape']}:")
     for stage, seconds in p["stages"].items():
         print(f"  {stage:42s}{seconds:8.1f} s")
     print(f"  {'end to end':42s}{total:8.1f} s   bare sliding-window forward {p['bare_s']:.1f} s, ratio "

@@ -114,8 +114,9 @@ class UNet3DPipeline(Pipeline):
         group.add_argument("--spacing", type=float, metavar="MM", help="isotropic voxel size the network works at "
                            "(the profile's by default: tiny 4, quick 4, paper 2)")
         group.add_argument("--batch-size", type=int, metavar="N", help="patches per batch (the profile's by default)")
-        group.add_argument("--filters", type=int, nargs="+", metavar="F", help="filters per level (three or more), one down-sampling "
-                           "between levels (the profile's by default: quick 16 32 64 128 128, paper 30 60 120 240 480)")
+        group.add_argument("--filters", type=int, nargs="+", metavar="F",
+                           help="filters per level (three or more), one down-sampling between levels (the profile's "
+                                "by default: quick 16 32 64 128 128, paper 30 60 120 240 480)")
         group.add_argument("--elastic", action="store_true", help="elastic deformation with a random affine")
         group.add_argument("--accumulate", type=int, metavar="K", help="batches of gradient per optimiser step")
         group.add_argument("--workers", type=int, metavar="N", help="data loader processes (the profile's by default)")
@@ -123,7 +124,8 @@ class UNet3DPipeline(Pipeline):
     def settings(self, args) -> dict:
         return {"loss": self.check_loss(args.loss), "sampling": args.sampling,
                 "patch": (args.patch,) if args.patch else None, "spacing": args.spacing,
-                "batch_size": args.batch_size, "filters": tuple(args.filters) if args.filters else None, "elastic": True if args.elastic else None,
+                "batch_size": args.batch_size, "filters": tuple(args.filters) if args.filters else None,
+                "elastic": True if args.elastic else None,
                 "accumulate": args.accumulate, "workers": args.workers}
 
     def train(self, dataset, target, out, profile=DEFAULT_PROFILE, seed=0, resume=False, device="auto", **settings):
