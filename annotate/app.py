@@ -9,10 +9,10 @@ import numpy as np
 
 from pointseg.annotate.reader import opens, read_path
 from pointseg.errors import InputError
-from pointseg.labels import get_label_set
+from pointseg.labels import DEFAULT_LABEL_SET, get_label_set
 
 
-def load_layers(path: str | os.PathLike, labels: str = "lumbar") -> list[tuple]:
+def load_layers(path: str | os.PathLike, labels: str = DEFAULT_LABEL_SET) -> list[tuple]:
     """Read everything ``path`` opens (points with the label set ``labels``) before any window appears, so
     bad input is a one-line error."""
     path = Path(path)
@@ -40,7 +40,7 @@ def preload_training() -> None:
     import pointseg.train.planar  # noqa: F401
 
 
-def open_annotation(path: str | os.PathLike | None = None, viewer=None, labels: str = "lumbar",
+def open_annotation(path: str | os.PathLike | None = None, viewer=None, labels: str = DEFAULT_LABEL_SET,
                     layers: list[tuple] | None = None):
     """Dock the widget in ``viewer`` (a new one by default) and open ``path`` (or the ``layers`` already
     read from it by :func:`load_layers`); returns (viewer, widget)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pointseg.dataset import Case
+from pointseg.io.dataset import Case
 from pointseg.errors import InputError
 from pointseg.labels import LabelSet
 
@@ -19,7 +19,7 @@ def build_case_pseudo_mask(case: Case, runs: Path, label_set: LabelSet, profile:
                            device: str = "auto", **fuse_options) -> Path:
     """Train the planar models that ``runs`` lacks on the case's dataset (its parent folder), then write
     ``<case>/pseudo.nii.gz``; returns its path. ``fuse_options``: strategy, smoothing, refinement."""
-    from pointseg.inference import resolve_device
+    from pointseg.device import resolve_device
     from pointseg.pseudo.pipeline import fuse_cases
     from pointseg.train.planar import ensure_planar_models
 

@@ -31,10 +31,10 @@ from qtpy.QtWidgets import (
 )
 
 from pointseg.annotate.layers import META_KEY, labels_layer, layer_meta
-from pointseg.dataset import case_at
+from pointseg.io.dataset import case_at
 from pointseg.labels import LabelSet
 from pointseg.train.pipelines import PROFILES
-from pointseg.volume import read_volume
+from pointseg.io.volume import read_volume
 
 
 def keep_triton_out() -> None:

@@ -20,10 +20,10 @@ from typing import Callable
 import numpy as np
 
 from pointseg.annotate.layers import DisplayGeometry, image_layer, labels_layer, points_layer
-from pointseg.dataset import CT_NAMES, Case, case_at
+from pointseg.io.dataset import CT_NAMES, Case, case_at
 from pointseg.labels import DEFAULT_LABEL_SET, LABEL_SETS, LabelSet, get_label_set
-from pointseg.points import Points, read_points
-from pointseg.volume import Volume, is_volume_path, read_volume
+from pointseg.io.points import Points, read_points
+from pointseg.io.volume import Volume, is_volume_path, read_volume
 
 LABEL_FILE_HINTS = ("label", "seg", "mask", "pseudo")
 MAX_LABEL_VALUES = 64
@@ -87,7 +87,7 @@ def read_case(case: Case, label_set: LabelSet | None = None) -> list[LayerData]:
         layers.append(labels_layer(labels, label_set, f"{case.id} labels"))
         layers[-1][1]["visible"] = False
     if case.pseudo_path.exists():
-        layers.append(labels_layer(read_volume(case.pseudo_path), label_set, f"{case.id} pseudo-mask", role="pseudo"))
+        layers.append(labels_layer(case.load_pseudo(label_set), label_set, f"{case.id} pseudo-mask", role="pseudo"))
     layers.append(_points_layer(ct, case.points_path, label_set, f"{case.id} points", case))
     return layers
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from pointseg.annotate.reader import read_case
-from pointseg.dataset import case_at
+from pointseg.io.dataset import case_at
 
 
 def sample_dataset() -> Path:
@@ -20,7 +20,7 @@ def sample_dataset() -> Path:
 
 def phantom_case() -> list[tuple]:
     """npe2 sample data: the layers of the phantom case (CT, labels, pseudo-mask when built, points)."""
-    from pointseg.synthetic import write_phantoms
+    from pointseg.simulate.cases import write_phantoms
 
     dataset = sample_dataset()
     case = case_at(dataset / "phantom_000")

@@ -1,7 +1,7 @@
 """One case's annotation session, without Qt: its points, the current label, undo and autosave.
 
 The points lie on the CT's grid: voxel indices ``i, j, k`` and world ``x, y, z`` through the affine, as the
-``points.csv`` contract says (:mod:`pointseg.points`). Every change (add, delete, move, relabel, undo) is
+``points.csv`` contract says (:mod:`pointseg.io.points`). Every change (add, delete, move, relabel, undo) is
 written at once to ``points.csv`` through a temporary file renamed into place; added points carry their
 click time (``time_s``, seconds since the epoch) and the annotator. A point outside the CT is not kept.
 The napari widget holds a session and shows its points in a Points layer.
@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from pointseg.labels import BACKGROUND, LabelSet
-from pointseg.points import Points, read_points, write_points
+from pointseg.io.points import Points, read_points, write_points
 
 
 def current_user() -> str:

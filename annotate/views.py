@@ -7,7 +7,7 @@ coronal and sagittal views have the head up.
 
 from __future__ import annotations
 
-from pointseg.hu import BONE_WINDOW_HU, SOFT_TISSUE_WINDOW_HU
+from pointseg.imaging.hu import BONE_WINDOW_HU, SOFT_TISSUE_WINDOW_HU
 
 VIEW_ORDERS = {"axial": (0, 1, 2), "coronal": (1, 0, 2), "sagittal": (2, 0, 1)}
 

@@ -38,7 +38,7 @@ from pointseg.annotate.layers import (
 )
 from pointseg.annotate.session import AnnotationSession, current_user
 from pointseg.annotate.view_box import ViewBox, show_overlays
-from pointseg.labels import LabelSet, get_label_set
+from pointseg.labels import DEFAULT_LABEL_SET, LabelSet, get_label_set
 
 EDITING = ("adding", "removing", "changing")  # napari's data events before a change; "added" ... after it
 
@@ -57,7 +57,7 @@ class AnnotationWidget(QWidget):
         self.layer: Points | None = None
         self.geometry: DisplayGeometry | None = None
         self.session: AnnotationSession | None = None
-        self.label_set: LabelSet = get_label_set("lumbar")
+        self.label_set: LabelSet = get_label_set(DEFAULT_LABEL_SET)
         self.case_dir: Path | None = None
         self._label = self.label_set.foreground[0]  # the label picked, kept from one case to the next
         self._new_step = False

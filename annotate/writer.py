@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from pointseg.annotate.layers import DisplayGeometry, label_volume, points_from_layer
-from pointseg.points import write_points
-from pointseg.volume import write_nifti
+from pointseg.io.points import write_points
+from pointseg.io.volume import write_nifti
 
 NO_GEOMETRY = "the layer has no CT geometry; open the CT or case with the pointseg reader and save its layers"
 

@@ -53,9 +53,9 @@ def main() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from pointseg.clicks import ClickConfig
+    from pointseg.simulate.clicks import ClickConfig
     from pointseg.labels import get_label_set
-    from pointseg.synthetic import write_phantoms, write_simulated_clicks
+    from pointseg.simulate.cases import write_phantoms, write_simulated_clicks
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "data"

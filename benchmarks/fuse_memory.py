@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pointseg.dataset import discover_cases
-from pointseg.inference import resolve_device
+from pointseg.io.dataset import discover_cases
+from pointseg.device import resolve_device
 from pointseg.labels import get_label_set
 from pointseg.models import build_model
-from pointseg.preprocess import AXES
+from pointseg.imaging.preprocess import AXES
 from pointseg.pseudo import pipeline
 from pointseg.runs import save_checkpoint, write_run_files
 from pointseg.train.config import make_config
@@ -64,7 +64,7 @@ def main() -> None:
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        cli = [sys.executable, "-m", "pointseg.cli"]
+        cli = [sys.executable, "-m", "pointseg"]
         subprocess.run(cli + ["phantom", str(root / "data"), "--cases", "1", "--seed", str(args.seed), "--anatomy",
                               args.anatomy, "--spacing", str(args.spacing), "--quiet"], check=True)
         subprocess.run(cli + ["simulate-clicks", str(root / "data"), "--labels", args.labels, "--quiet"], check=True)

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pointseg.dataset import discover_cases
+from pointseg.io.dataset import discover_cases
 from pointseg.labels import get_label_set
-from pointseg.metrics import dice_scores
+from pointseg.metrics.dice import dice_scores
 from pointseg.pseudo.fusion import FUSIONS
-from pointseg.dataset import FUSED_PROBABILITIES_NAME as FUSED_FILE
+from pointseg.io.dataset import FUSED_PROBABILITIES_NAME as FUSED_FILE
 from pointseg.pseudo.pipeline import fuse_case, fuse_probabilities, load_planar_models, predict_planar
 from pointseg.pseudo.smoothing import smooth_labels
 

@@ -30,7 +30,7 @@ import time
 import torch
 from monai.losses import DiceCELoss
 
-from pointseg.inference import resolve_device
+from pointseg.device import resolve_device
 from pointseg.train.losses.many_class import SparseDiceCELoss
 
 KINDS = ("baseline", "ours", "monai")

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from pointseg.phantom import PhantomConfig, make_phantom
-from pointseg.synthetic import write_phantoms
+from pointseg.simulate.cases import write_phantoms
 
 
 def main(seeds: int = 3) -> None:

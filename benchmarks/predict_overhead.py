@@ -19,11 +19,12 @@ from pathlib import Path
 
 import torch
 
-from pointseg.inference import load_model, predict_file, slices_to_tensor
+from pointseg.predict import load_model, predict_file
+from pointseg.predict.planar import slices_to_tensor
 from pointseg.models import build_model
-from pointseg.preprocess import preprocess_case
-from pointseg.synthetic import write_phantoms
-from pointseg.volume import read_volume
+from pointseg.imaging.preprocess import preprocess_case
+from pointseg.simulate.cases import write_phantoms
+from pointseg.io.volume import read_volume
 from pointseg.train.config import make_config
 from pointseg.train.pipelines import PROFILES
 

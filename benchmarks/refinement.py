@@ -2,7 +2,7 @@
 
 Builds (or reuses) a phantom dataset with simulated clicks and the three planar models of a profile,
 predicts each annotated case once, then fuses those same planar predictions with every refinement in
-``REFINEMENTS`` and prints the pseudo-mask Dice_wi per case, the mean, the ratio to ``none`` on the same
+``STEPS`` and prints the pseudo-mask Dice_wi per case, the mean, the ratio to ``none`` on the same
 cases, and the seconds the refinement itself took. The same comparison on real CT is in
 ``benchmarks/real_ct.py``.
 
@@ -23,26 +23,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pointseg.clicks import ClickConfig
-from pointseg.dataset import discover_cases
+from pointseg.simulate.clicks import ClickConfig
+from pointseg.io.dataset import discover_cases
 from pointseg.labels import get_label_set
-from pointseg.metrics import dice_scores
-from pointseg.synthetic import write_phantoms, write_simulated_clicks
-from pointseg.volume import read_volume
+from pointseg.metrics.dice import dice_scores
+from pointseg.simulate.cases import write_phantoms, write_simulated_clicks
+from pointseg.io.volume import read_volume
 from pointseg.pseudo.pipeline import fuse_cases
 from pointseg.train.planar import ensure_planar_models
-from pointseg.pseudo.refine import REFINEMENTS
+from pointseg.predict.steps import STEPS
 
 
 def time_large_scan(case_dir: Path, slices: int = 300) -> None:
     """Seconds of the default refinement on ``case_dir``'s CT repeated along its slice axis to ``slices``."""
     import h5py
 
-    from pointseg.dataset import case_at
-    from pointseg.dataset import FUSED_PROBABILITIES_NAME as FUSED_FILE
-    from pointseg.bone import slice_axis
-    from pointseg.volume import Volume
-    from pointseg.pseudo.refine import DEFAULT_REFINEMENT, build_refinement
+    from pointseg.io.dataset import case_at
+    from pointseg.io.dataset import FUSED_PROBABILITIES_NAME as FUSED_FILE
+    from pointseg.imaging.bone import slice_axis
+    from pointseg.io.volume import Volume
+    from pointseg.predict.steps import DEFAULT_REFINEMENT, build_step
 
     label_set = get_label_set()
     case = case_at(case_dir)
@@ -60,7 +60,7 @@ def time_large_scan(case_dir: Path, slices: int = 300) -> None:
     shift = np.zeros(3)
     shift[axis] = ct.shape[axis]
     clicks = (np.concatenate([ijk + n * shift for n in range(repeats)]), np.concatenate([ids] * repeats))
-    refine = build_refinement(DEFAULT_REFINEMENT)
+    refine = build_step(DEFAULT_REFINEMENT)
     start = time.perf_counter()
     refine(big_labels, big_probs, Volume(big_ct, ct.affine), clicks)
     seconds = time.perf_counter() - start
@@ -97,7 +97,7 @@ def main() -> None:
 
     scores: dict[str, dict[str, float]] = {}
     seconds: dict[str, float] = {}
-    for name in REFINEMENTS:
+    for name in STEPS:
         timings = fuse_cases(cases, None, label_set, device, refinement=name)
         seconds[name] = float(np.mean([t["refine_s"] for t in timings.values()]))
         scores[name] = {c.id: dice_scores(read_volume(c.pseudo_path).array, c.load_labels().array,
@@ -108,7 +108,7 @@ def main() -> None:
           f"{args.profile} planar models, the same planar predictions for every refinement)")
     print(f"{'refinement':22s} " + " ".join(f"{i:>12s}" for i in ids) + f" {'mean':>7s} {'/ none':>7s} {'refine s':>9s}")
     base = float(np.mean(list(scores["none"].values())))
-    for name in REFINEMENTS:
+    for name in STEPS:
         mean = float(np.mean(list(scores[name].values())))
         print(f"{name:22s} " + " ".join(f"{scores[name][i]:12.3f}" for i in ids)
               + f" {mean:7.3f} {mean / base if base else float('nan'):7.2f} {seconds[name]:9.1f}")

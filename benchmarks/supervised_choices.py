@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
-from pointseg.dataset import discover_cases
-from pointseg.evaluation import evaluate_run
+from pointseg.io.dataset import discover_cases
+from pointseg.report.collect import evaluate_run
 from pointseg.labels import get_label_set
-from pointseg.synthetic import write_phantoms
+from pointseg.simulate.cases import write_phantoms
 from pointseg.train.supervised import train_supervised
 
 PAPER_LIKE = dict(batch_norm=False, output_stride=8, dropout=0.5, augment=False)

@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from pointseg.inference import resolve_device
+from pointseg.device import resolve_device
 from pointseg.models import build_model
-from pointseg.synthetic import write_phantoms
+from pointseg.simulate.cases import write_phantoms
 from pointseg.train.pipelines import PROFILES
 from pointseg.train.supervised import SupervisedTrainer, make_supervised_config
 

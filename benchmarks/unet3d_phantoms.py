@@ -24,18 +24,18 @@ import sys
 import time
 from pathlib import Path
 
-from pointseg.dataset import discover_cases, held_out_case_ids
-from pointseg.inference import load_model
+from pointseg.io.dataset import discover_cases, held_out_case_ids
+from pointseg.predict import load_model
 from pointseg.labels import get_label_set
-from pointseg.many_class import many_class_metrics
-from pointseg.metrics import dice_scores
+from pointseg.metrics.many_class import many_class_metrics
+from pointseg.metrics.dice import dice_scores
 from pointseg.runs import CHECKPOINT_NAME, read_run_file
-from pointseg.volume import read_volume
+from pointseg.io.volume import read_volume
 
 
 def run(*args: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pointseg.cli", *args], check=True)
+    subprocess.run([sys.executable, "-m", "pointseg", *args], check=True)
     return time.perf_counter() - start
 
 
@@ -114,7 +114,7 @@ def main() -> None:
         for case in test:
             ct = case.load_ct()
             start = time.perf_counter()
-            labels, _ = model.predict_labels(ct)
+            labels = model.predict(ct).labels
             spent.append(time.perf_counter() - start)
             scores[case.id] = dice_scores(labels, case.load_labels(label_set).array, label_set.num_classes)
         results[f"unet3d on {target} (test cases)"] = many_class_metrics(scores, label_set)

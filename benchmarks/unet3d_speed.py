@@ -6,7 +6,7 @@
    32/48/64 on a CPU, the paper's network and patches 96/128/160 on a GPU.
 2. **Balanced vs uniform sampling** on one prepared upper-body phantom: seconds to draw a patch, the
    number of classes in a patch, and how often the rarest bones are in one.
-3. **Whole-scan prediction**: ``VolumetricModel.predict_labels`` end to end (resampling, sliding window in
+3. **Whole-scan prediction**: ``VolumetricPredictor.predict`` end to end (resampling, sliding window in
    slabs, arg-max, labels back on the CT's grid) against the bare ``sliding_window_inference`` forward
    over the same resampled scan, and the peak memory of the end-to-end run over the CT's size (float32).
    Memory is measured in a fresh process after the CT is loaded: the kernel's peak resident size (``VmHWM``,
@@ -65,18 +65,18 @@ def iteration_seconds(filters, patch: int, classes: int, ce_only: bool, device: 
 
 
 def phantom_case(work: Path):
-    from pointseg.dataset import discover_cases
+    from pointseg.io.dataset import discover_cases
 
     data = work / "data"
     if not data.exists():
-        subprocess.run([sys.executable, "-m", "pointseg.cli", "phantom", str(data), "--anatomy", "upper-body",
+        subprocess.run([sys.executable, "-m", "pointseg", "phantom", str(data), "--anatomy", "upper-body",
                         "--cases", "1", "--spacing", "2", "--quiet"], check=True)
     return discover_cases(data)[0]
 
 
 def sampling(work: Path, patch: int, draws: int) -> dict:
-    from pointseg.train.volumetric import (PatchDataset, VolumetricConfig, class_indices, patch_loader,
-                                           patch_transforms, prepare_case)
+    from pointseg.train.volumetric import (PatchDataset, VolumetricConfig, class_indices, default_views,
+                                           patch_loader, patch_transforms, prepare_case)
 
     label_set = get_label_set(LABELS)
     case = phantom_case(work)
@@ -87,11 +87,12 @@ def sampling(work: Path, patch: int, draws: int) -> dict:
         volume = np.bincount(item["label"].ravel(), minlength=label_set.num_classes)
         if name == "balanced":
             item = class_indices(item, label_set.num_classes, 20000, seed=0)
-        dataset = PatchDataset([item], patch_transforms(config, label_set.num_classes))
+        views = default_views(config)
+        dataset = PatchDataset([item], patch_transforms(config, views), views)
         present = np.zeros(label_set.num_classes)
         start = time.perf_counter()
         for batch in patch_loader(dataset, draws, 1, seed=0):
-            present[np.unique(batch["target"].numpy())] += 1
+            present[np.unique(batch["label"].numpy())] += 1
         seconds = (time.perf_counter() - start) / draws
         classes = np.flatnonzero(volume[1:] > 0) + 1
         rare = classes[np.argsort(volume[classes])[:10]]  # the ten smallest bones of the scan
@@ -135,8 +136,9 @@ def predict_child(work: Path, profile: str, device: str, sw_batch: int) -> None:
     """
     from monai.inferers import sliding_window_inference
 
-    from pointseg.volume import Volume
-    from pointseg.volumetric import labels_to_grid, normalise_ct, resample_ct, resample_labels, sliding_window_labels
+    from pointseg.device import autocast
+    from pointseg.io.volume import Volume
+    from pointseg.predict.volume import labels_to_grid, normalise_ct, resample_ct, resample_labels, sliding_window_labels
 
     label_set = get_label_set(LABELS)
     settings = PROFILES[profile]
@@ -165,7 +167,7 @@ def predict_child(work: Path, profile: str, device: str, sw_batch: int) -> None:
     x = torch.from_numpy(image)[None, None].to(torch_device)
     _sync(torch_device)
     start = time.perf_counter()
-    with torch.no_grad(), torch.autocast(torch_device.type, enabled=torch_device.type == "cuda"):
+    with torch.no_grad(), autocast(torch_device):  # the prediction's own mixed precision
         sliding_window_inference(x, patch, sw_batch, model, overlap=overlap, mode="gaussian")
     _sync(torch_device)
     bare = time.perf_counter() - start

@@ -24,19 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
-from pointseg.cost import dataset_cost
-from pointseg.dataset import discover_cases
-from pointseg.inference import resolve_device
+from pointseg.metrics.cost import dataset_cost
+from pointseg.io.dataset import discover_cases
+from pointseg.device import resolve_device
 from pointseg.pseudo.pipeline import fuse_cases
 from pointseg.labels import get_label_set
-from pointseg.metrics import dice_scores
+from pointseg.metrics.dice import dice_scores
 from pointseg.train.pipelines import PROFILES
-from pointseg.volume import read_volume
+from pointseg.io.volume import read_volume
 
 
 def run(*args: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "pointseg.cli", *args], check=True)
+    subprocess.run([sys.executable, "-m", "pointseg", *args], check=True)
     return time.perf_counter() - start
 
 

@@ -14,13 +14,13 @@ import shutil
 import time
 from pathlib import Path
 
-from pointseg.atomic import write_text
-from pointseg.clicks import ClickConfig
-from pointseg.dataset import SPLIT_FILE, check_case, discover_cases
+from pointseg.io.atomic import write_text
+from pointseg.simulate.clicks import ClickConfig
+from pointseg.io.dataset import SPLIT_FILE, check_case, discover_cases
 from pointseg.errors import InputError
 from pointseg.labels import get_label_set
 from pointseg.progress import say
-from pointseg.synthetic import write_phantoms, write_simulated_clicks
+from pointseg.simulate.cases import write_phantoms, write_simulated_clicks
 
 # Clicks per vertebra of the label-efficiency curve besides the main run's own (which Table 1 already
 # measured and the curve reuses). Every point has the same training budget as Table 1, so each one costs
@@ -52,8 +52,8 @@ def run_demo(out: Path, seed: int = 0, annotated: int = 3, test: int = 2, profil
              clicks_per_class: int = 5, background_clicks: int = 15, curve: bool = True, device: str = "auto",
              curve_clicks: tuple[int, ...] = CURVE_CLICKS, phantom_spacing: tuple[float, float, float] | None = None) -> Path:
     """Run the demo chain into ``out`` and return the path of ``report.html``."""
-    from pointseg.evaluation import collect_results
-    from pointseg.inference import resolve_device
+    from pointseg.report.collect import collect_results
+    from pointseg.device import resolve_device
     from pointseg.report import write_report
     from pointseg.pseudo.fusion import DEFAULT_FUSION
     from pointseg.pseudo.pipeline import fuse_cases
@@ -127,9 +127,9 @@ def efficiency_curve(out: Path, dataset: Path, profile: str, seed: int, backgrou
     clicks per vertebra): its own three planar models, fusion, and a final model on its pseudo-masks, all
     with the profile's full training budget, as Table 1's run — so one click count gives one number.
     """
-    from pointseg.dataset import held_out_case_ids
-    from pointseg.evaluation import evaluate_pseudo, evaluate_run
-    from pointseg.inference import resolve_device
+    from pointseg.io.dataset import held_out_case_ids
+    from pointseg.report.collect import evaluate_pseudo, evaluate_run
+    from pointseg.device import resolve_device
     from pointseg.pseudo.pipeline import fuse_cases
     from pointseg.train.planar import train_planar
     from pointseg.train.supervised import train_supervised

@@ -10,7 +10,7 @@ Every trainer (2D or 3D, weak or supervised) writes the same folder::
                              written every epoch, atomically; ``--resume`` continues from it
 
 :class:`RunInfo` says what a run *is*: the pipeline that made it, how it predicts (``predictor``: a name
-in :data:`pointseg.inference.PREDICTORS`), its label set, what it was trained on (``clicks``, ``pseudo`` or
+in :data:`pointseg.predict.base.PREDICTORS`), its label set, what it was trained on (``clicks``, ``pseudo`` or
 ``labels``) and, for planar models, the axis. Reports group their rows by it; ``pointseg predict`` picks
 the predictor from it. A checkpoint alone is enough to predict.
 
@@ -29,8 +29,9 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-from pointseg.atomic import atomic_path, write_text
+from pointseg.io.atomic import atomic_path, write_text
 from pointseg.errors import InputError
+from pointseg.labels import DEFAULT_LABEL_SET
 
 CHECKPOINT_NAME = "checkpoint_last.pt"
 CONFIG_NAME = "config.json"
@@ -50,7 +51,7 @@ class RunInfo:
     """What a run is (stored under ``"run"`` in ``config.json`` and in the checkpoint)."""
 
     pipeline: str  # who made it: "weak_planar", or a name in pointseg.train.pipelines.PIPELINES
-    predictor: str  # how it predicts a CT: a name in pointseg.inference.PREDICTORS
+    predictor: str  # how it predicts a CT: a name in pointseg.predict.base.PREDICTORS
     label_set: str
     target: str  # "clicks", "pseudo" or "labels"
     axis: str | None = None  # the slice axis of a planar model
@@ -182,7 +183,7 @@ def run_info_from(saved: dict) -> RunInfo:
     config = saved["config"]
     target = config.get("target")
     return RunInfo(pipeline="fcn8" if target else WEAK_PLANAR, predictor="slices",
-                   label_set=config.get("label_set", "lumbar"), target=target or "clicks", axis=config.get("axis"))
+                   label_set=config.get("label_set", DEFAULT_LABEL_SET), target=target or "clicks", axis=config.get("axis"))
 
 
 def read_run_info(run: str | os.PathLike) -> RunInfo:
@@ -191,6 +192,15 @@ def read_run_info(run: str | os.PathLike) -> RunInfo:
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
+def check_run_label_set(run: str | os.PathLike, run_label_set: str, label_set) -> None:
+    """An InputError, naming the run, when a run of one label set meets a command of another (``label_set``:
+    a :class:`~pointseg.labels.LabelSet`, its name, or ``None`` for no check)."""
+    wanted = getattr(label_set, "name", label_set)
+    if wanted is not None and run_label_set != wanted:
+        raise InputError(f"this run was trained on label set {run_label_set!r}, not {wanted!r}; use --labels "
+                         f"{run_label_set}, or another run folder for {wanted!r}", run)
+
+
 def checkpoint_path(run: str | os.PathLike) -> Path:
     """The checkpoint file of a run folder (or the file itself)."""
     run = Path(run)

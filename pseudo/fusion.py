@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from pointseg.errors import InputError
-from pointseg.preprocess import AXES
+from pointseg.imaging.preprocess import AXES
 from pointseg.registry import Registry
 
 
@@ -193,7 +193,7 @@ class VoteFusion(Fusion):
 
 @register_fusion("axial_foreground")
 class ForegroundIdentityFusion(Fusion):
-    """Foreground from one model, vertebra identity from the others (seed 003, section 4).
+    """Foreground from one model, vertebra identity from the others (the point-annotation paper, section 4).
 
     ``P(fg) = 1 - P_f(0)`` from the ``foreground_from`` model f, or, where f has no opinion (or is absent),
     ``1 - mean P(0)`` over the other models with an opinion. The identity ``q_k`` (k = 1..C-1) is the mean

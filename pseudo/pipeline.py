@@ -5,7 +5,7 @@ so the result does not depend on where the clicks are) and its class probabiliti
 kept in float16 HDF5 (``<case>/planar_probabilities.h5``, one dataset per axis). The fusion then runs
 slab by slab along the last array axis, so memory stays a small multiple of the CT. The fused
 probabilities go to ``<case>/pseudo_probabilities.h5``; their arg-max is refined on the CT
-(:mod:`pointseg.pseudo.refine`, by default a seeded watershed on bone), smoothed (morphology, largest component
+(:mod:`pointseg.predict.steps`, by default a seeded watershed on bone), smoothed (morphology, largest component
 per class, hole filling) and written as ``<case>/pseudo.nii.gz`` on the CT's grid and affine.
 """
 
@@ -19,16 +19,18 @@ import h5py
 import numpy as np
 import torch
 
-from pointseg.atomic import atomic_path
-from pointseg.dataset import Case
+from pointseg.io.atomic import atomic_path
+from pointseg.io.dataset import Case, write_pseudo
 from pointseg.errors import InputError
-from pointseg.inference import LoadedModel, load_model, predict_volume_into
+from pointseg.predict import load_model
+from pointseg.predict.planar import PlanarPredictor, predict_volume_into
 from pointseg.labels import LabelSet
-from pointseg.preprocess import AXES
+from pointseg.runs import check_run_label_set
+from pointseg.imaging.preprocess import AXES
 from pointseg.progress import progress, say
-from pointseg.volume import Volume, write_nifti
+from pointseg.io.volume import Volume
 from pointseg.pseudo.fusion import DEFAULT_FUSION, build_fusion
-from pointseg.pseudo.refine import DEFAULT_REFINEMENT, build_refinement
+from pointseg.predict.steps import DEFAULT_REFINEMENT, build_step
 from pointseg.pseudo.smoothing import smooth_labels
 
 
@@ -42,18 +44,21 @@ class SmoothingConfig:
     fill_holes: bool = True
 
 
-def load_planar_models(runs: Path, device: torch.device) -> dict[str, LoadedModel]:
-    """The planar models ``runs/<axis>/`` for the three axes; an InputError names a missing one."""
+def load_planar_models(runs: Path, device: torch.device, label_set: LabelSet | None = None
+                       ) -> dict[str, PlanarPredictor]:
+    """The planar models ``runs/<axis>/`` for the three axes; an InputError names a missing one, one trained
+    on another axis, or (given ``label_set``) one trained on another label set."""
     models = {}
     for axis in AXES:
         loaded = load_model(runs / axis, device)
         if loaded.axis != axis:
             raise InputError(f"this run was trained on {loaded.axis} slices, not {axis}", runs / axis)
+        check_run_label_set(runs / axis, loaded.label_set.name, label_set)
         models[axis] = loaded
     return models
 
 
-def predict_planar(case: Case, models: dict[str, LoadedModel], device: torch.device, label_set: LabelSet) -> Path:
+def predict_planar(case: Case, models: dict[str, PlanarPredictor], device: torch.device, label_set: LabelSet) -> Path:
     """Write every planar model's probabilities for ``case`` to ``<case>/planar_probabilities.h5``."""
     ct = case.load_ct()
     path = case.planar_probabilities_path
@@ -105,7 +110,7 @@ def refine_case(case: Case, labels: np.ndarray, ct: Volume, label_set: LabelSet,
                 **options) -> np.ndarray:
     """The fused ``labels`` of ``case`` refined on its CT by the refinement named ``refinement`` (fitted to
     ``label_set``: which classes are bone, how far each may reach from its clicks)."""
-    refine = build_refinement(refinement, label_set=label_set, **options)
+    refine = build_step(refinement, label_set=label_set, **options)
     points = case.load_points(label_set, ct) if case.has_points else None
     clicks = (points.ijk, points.label_ids(label_set)) if points is not None else (np.zeros((0, 3)), np.zeros(0))
     with h5py.File(case.fused_probabilities_path, "r") as f:
@@ -115,7 +120,7 @@ def refine_case(case: Case, labels: np.ndarray, ct: Volume, label_set: LabelSet,
 
 
 def fuse_case(
-    case: Case, models: dict[str, LoadedModel] | None, device: torch.device, label_set: LabelSet,
+    case: Case, models: dict[str, PlanarPredictor] | None, device: torch.device, label_set: LabelSet,
     strategy: str = DEFAULT_FUSION, smoothing: SmoothingConfig = SmoothingConfig(),
     refinement: str = DEFAULT_REFINEMENT,
 ) -> dict[str, float]:
@@ -145,7 +150,7 @@ def fuse_case(
     start = time.perf_counter()
     smoothed = smooth_labels(labels, ct.spacing, label_set.num_classes, smoothing.opening_mm, smoothing.closing_mm,
                              smoothing.keep_largest, smoothing.fill_holes)
-    write_nifti(Volume(smoothed, ct.affine), case.pseudo_path, dtype=np.uint8)
+    write_pseudo(case, Volume(smoothed, ct.affine), label_set)
     timings["smooth_s"] = time.perf_counter() - start
     return timings
 
@@ -157,8 +162,8 @@ def fuse_cases(
     """Pseudo-masks for ``cases`` with the planar models in ``runs`` (None: reuse each case's planar
     predictions); per-case timings by stage."""
     build_fusion(strategy)  # unknown names fail before any work
-    build_refinement(refinement)
-    models = load_planar_models(runs, device) if runs is not None else None
+    build_step(refinement)
+    models = load_planar_models(runs, device, label_set) if runs is not None else None
     timings = {}
     for case in progress(cases, "pseudo-masks"):
         timings[case.id] = fuse_case(case, models, device, label_set, strategy, smoothing, refinement)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-from pointseg.morphology import ellipsoid_element, largest_component
+from pointseg.imaging.morphology import ellipsoid_element, largest_component
 
 
 def smooth_mask(

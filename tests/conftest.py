@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pointseg.volume import Volume, write_nifti
+from pointseg.io.volume import Volume, write_nifti
 
 REAL_CASE = Path(__file__).parent / "data" / "real" / "tptbox_l3"
 

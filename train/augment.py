@@ -1,6 +1,6 @@
 """Training windows and 2D augmentation of slices, with the clicks and label maps moved alongside.
 
-Stacks keep whole planes (:func:`pointseg.preprocess.cached_stack`); each training sample is a window of
+Stacks keep whole planes (:func:`pointseg.imaging.preprocess.cached_stack`); each training sample is a window of
 the profile's size cut around what the sample is about (a click, a labelled pixel), with a random
 offset, and then optionally augmented by :class:`SliceAugment`: torchvision's ``v2.RandomAffine``
 (rotation and scaling) applied jointly to the image, its maps (label map or extent semi-masks, nearest

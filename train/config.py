@@ -11,8 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pointseg.errors import InputError
+from pointseg.labels import DEFAULT_LABEL_SET
 from pointseg.models.fcn8 import VGG16_WEIGHTS_FILE, hub_weights_path
-from pointseg.preprocess import PreprocessConfig
+from pointseg.imaging.preprocess import PreprocessConfig
 from pointseg.runs import WEAK_PLANAR, RunConfig, RunInfo
 from pointseg.train import pipelines
 from pointseg.train.losses import DEFAULT_WEIGHTS
@@ -24,7 +25,7 @@ class PlanarConfig(RunConfig):
 
     axis: str = "sagittal"
     profile: str = "quick"
-    label_set: str = "lumbar"
+    label_set: str = DEFAULT_LABEL_SET
     width: float = 0.125
     pretrained: str | None = None  # path of torchvision's VGG16 ImageNet weights, used only to initialise
     # The network's options next to the paper's (plain VGG16, stride-8 scores, dropout 0.5 on fc6/fc7).

@@ -1,6 +1,6 @@
 """Slices for weak planar training: clicked and unclicked slices of the training cases.
 
-Each item is a window of one slice of a case's whole-plane :class:`~pointseg.preprocess.SliceStack`: the
+Each item is a window of one slice of a case's whole-plane :class:`~pointseg.imaging.preprocess.SliceStack`: the
 image, the clicks that fall on it and the extent semi-masks m_k of eq. 3 (computed from all of the case's
 clicks in 3D, in mm), optionally augmented with the clicks moved alongside (:mod:`pointseg.train.augment`).
 Batches mix slices that hold clicks with slices that do not (which still feed the consistency,
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pointseg.preprocess import SliceStack, with_context
+from pointseg.imaging.preprocess import SliceStack, with_context
 from pointseg.train.augment import SliceAugment, crop_window
 from pointseg.train.losses.extent import semi_mask
 

@@ -5,7 +5,8 @@ machines) starts N copies of the command with ``RANK``, ``LOCAL_RANK`` and ``WOR
 :func:`context` reads them and joins the process group (NCCL on CUDA, gloo on CPUs); the trainer then
 wraps its model in ``DistributedDataParallel``, so gradients are averaged across processes at every step
 and all copies keep the same weights. Rank 0 alone writes the run folder; each rank draws its own
-patches (its data seeds include the rank). Without those variables everything runs in one process.
+patches (its data seeds include the rank: :func:`rank_seed`). Without those variables everything runs in
+one process.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -52,6 +54,12 @@ def context(device: torch.device) -> Context:
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return Context(dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")), dist.get_world_size())
+
+
+def rank_seed(seed: int, rank: int, step: int = 0) -> int:
+    """The seed of the random draws of rank ``rank`` from step ``step`` on (for the ranks other than 0, whose
+    random states no checkpoint holds: rank 0 keeps the run's own seed and saved states)."""
+    return int(np.random.SeedSequence([int(seed), int(rank), int(step)]).generate_state(1)[0])
 
 
 def local_device(device: torch.device) -> torch.device:

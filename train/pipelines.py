@@ -5,10 +5,12 @@ to know about it (title, predictor kind, its own options) and a :meth:`Pipeline.
 trainer only when called, so this module (and ``pointseg --help``) stays free of PyTorch. Every
 pipeline trains into a run folder of the contract in :mod:`pointseg.runs`, records its name in the run's
 :class:`~pointseg.runs.RunInfo`, and predicts through the predictor registered under its ``predictor``
-name in :data:`pointseg.inference.PREDICTORS`.
+name in :data:`pointseg.predict.base.PREDICTORS`.
 
-A new pipeline: subclass :class:`Pipeline`, register it here under its name, add its options in
-:meth:`Pipeline.add_arguments` and turn them into trainer settings in :meth:`Pipeline.settings`.
+A new pipeline: subclass :class:`Pipeline` (a 3D one :class:`pointseg.train.volumetric.VolumetricPipeline`,
+which trains on the volumetric engine) in its own module, add its options in :meth:`Pipeline.add_arguments`,
+turn them into trainer settings in :meth:`Pipeline.settings`, and register it with one line here
+(``PIPELINES.register_lazy(name, "module:Class", help)``: the command line lists it without importing it).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 
 from pointseg.registry import Registry
 
-# The training profiles, with what each is for (the settings are in pointseg.train.config.PROFILES).
+# The planar models' training profiles, with what each is for (the settings are in
+# pointseg.train.config.PROFILES); a pipeline lists its own in ``Pipeline.profiles``.
 PROFILES = {
     "quick": "CPU-sized: minutes on a laptop",
     "paper": "the paper's network and sizes (meant for a GPU)",
@@ -33,8 +36,11 @@ class Pipeline:
 
     name: str = ""
     title: str = ""  # what it is, in a sentence fragment
-    predictor: str = ""  # name in pointseg.inference.PREDICTORS
+    predictor: str = ""  # name in pointseg.predict.base.PREDICTORS
     dims: int = 2  # 2: slice by slice; 3: volumetric
+    profiles: dict[str, str] = PROFILES  # ``--profile`` choices: name -> what it is for
+    default_profile: str = DEFAULT_PROFILE
+    default_label_set: str | None = None  # ``--labels`` default (None: the project's default set)
     losses: tuple[str, ...] = ()  # what ``--loss`` may name for it (the first is described first)
     loss_help: str = ""
 
@@ -88,47 +94,7 @@ class FCN8Pipeline(Pipeline):
                                 **settings)
 
 
-def get_pipeline(name: str) -> Pipeline:
-    """The pipeline registered as ``name``; an InputError lists the known ones."""
-    return PIPELINES.build(name)
-
-
-@PIPELINES.register("unet3d")
-class UNet3DPipeline(Pipeline):
-    """Seed 001's many-class 3D U-Net (No-New-Net style) on patches, by sliding window at prediction."""
-
-    name = "unet3d"
-    title = "No-New-Net 3D U-Net on patches, one output per class (3D, seed 001)"
-    predictor = "volume"
-    dims = 3
-    losses = ("ce_dice", "ce")
-    loss_help = "ce_dice (CE + Dice over all classes, eq. 1, without a dense one-hot; default) or ce (CE alone)"
-    samplings = ("balanced", "uniform")  # pointseg.train.volumetric.SAMPLINGS (a test keeps them equal)
-
-    def add_arguments(self, group) -> None:
-        group.add_argument("--sampling", choices=self.samplings, default=None,
-                           help="patch sampling: balanced (every class equally likely in a patch; default) or "
-                                "uniform (every position equally likely)")
-        group.add_argument("--patch", type=int, metavar="N", help="patch edge in voxels (the profile's by default: "
-                           "tiny 32, quick 48, paper 128; the paper compares 96, 128 and 160)")
-        group.add_argument("--spacing", type=float, metavar="MM", help="isotropic voxel size the network works at "
-                           "(the profile's by default: tiny 4, quick 4, paper 2)")
-        group.add_argument("--batch-size", type=int, metavar="N", help="patches per batch (the profile's by default)")
-        group.add_argument("--filters", type=int, nargs="+", metavar="F",
-                           help="filters per level (three or more), one down-sampling between levels (the profile's "
-                                "by default: quick 16 32 64 128 128, paper 30 60 120 240 480)")
-        group.add_argument("--elastic", action="store_true", help="elastic deformation with a random affine")
-        group.add_argument("--accumulate", type=int, metavar="K", help="batches of gradient per optimiser step")
-        group.add_argument("--workers", type=int, metavar="N", help="data loader processes (the profile's by default)")
-
-    def settings(self, args) -> dict:
-        return {"loss": self.check_loss(args.loss), "sampling": args.sampling,
-                "patch": (args.patch,) if args.patch else None, "spacing": args.spacing,
-                "batch_size": args.batch_size, "filters": tuple(args.filters) if args.filters else None,
-                "elastic": True if args.elastic else None,
-                "accumulate": args.accumulate, "workers": args.workers}
-
-    def train(self, dataset, target, out, profile=DEFAULT_PROFILE, seed=0, resume=False, device="auto", **settings):
-        from pointseg.train.unet3d import train_unet3d
-
-        return train_unet3d(dataset, target, out, profile=profile, seed=seed, resume=resume, device=device, **settings)
+# The 3D pipelines live with their trainers (they import PyTorch and MONAI); listed here by name only, so the
+# command line shows them without importing them. A new pipeline adds one line here.
+PIPELINES.register_lazy("unet3d", "pointseg.train.unet3d:UNet3DPipeline",
+                        "No-New-Net 3D U-Net on patches, one output per class (3D)")

@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pointseg.dataset import Case, discover_cases, held_out_case_ids
+from pointseg.io.dataset import Case, discover_cases, held_out_case_ids
 from pointseg.errors import InputError
-from pointseg.inference import resolve_device
+from pointseg.labels import DEFAULT_LABEL_SET
+from pointseg.device import resolve_device
 from pointseg.models import build_model
-from pointseg.preprocess import AXES, cached_stack, normalize_axis
+from pointseg.imaging.preprocess import AXES, cached_stack, normalize_axis
 from pointseg.progress import progress, say
-from pointseg.runs import CHECKPOINT_NAME, CONFIG_NAME
+from pointseg.runs import CHECKPOINT_NAME, CONFIG_NAME, check_run_label_set, read_run_info
 from pointseg.train.config import PlanarConfig, make_config
 from pointseg.train.augment import SliceAugment
 from pointseg.train.data import MixedBatches, PlanarSlices
@@ -133,13 +134,15 @@ def train_planar(
 
 
 def ensure_planar_models(
-    dataset: Path, runs: Path, profile: str = "quick", seed: int = 0, device: str = "auto", label_set: str = "lumbar",
+    dataset: Path, runs: Path, profile: str = "quick", seed: int = 0, device: str = "auto", label_set: str = DEFAULT_LABEL_SET,
 ) -> None:
     """Train every planar model missing from ``runs/<axis>/`` on ``dataset`` (resuming one that was interrupted).
 
     ``pointseg fuse`` and the annotation widget call this before fusing: fusion itself never trains.
     """
     for axis in AXES:
+        if (runs / axis / CONFIG_NAME).exists():  # a run of another label set is never reused, nor resumed
+            check_run_label_set(runs / axis, read_run_info(runs / axis).label_set, label_set)
         if not (runs / axis / CHECKPOINT_NAME).exists():
             say(f"no {axis} model in {runs / axis}: training it ({profile} profile)")
             train_planar(dataset, axis, runs / axis, profile=profile, seed=seed, device=device,

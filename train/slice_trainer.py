@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from pointseg.inference import LoadedModel
+from pointseg.predict.planar import PlanarPredictor
 from pointseg.labels import LabelSet, get_label_set
 from pointseg.runs import VALIDATION_NAME
 from pointseg.train.config import PlanarConfig
@@ -32,10 +33,15 @@ class SliceTrainer(Trainer):
         data["model"] = self.config.model_spec(self.label_set.num_classes)
         return data
 
+    def reseed_rank(self, seed: int) -> None:
+        """Each rank but 0 draws its own slices (``self.batches``, built with the run's seed) under torchrun."""
+        super().reseed_rank(seed)
+        self.batches.set_state(np.random.default_rng(seed).bit_generator.state)
+
     def validate(self) -> dict[str, float]:
         if not self.val_cases:
             return {}
-        loaded = LoadedModel(self.network, self.config.axis, self.config.preprocess, self.label_set, self.model_config(),
+        loaded = PlanarPredictor(self.network, self.config.axis, self.config.preprocess, self.label_set, self.model_config(),
                              self.config.run_info())
         scores = validate_cases(loaded, self.val_cases, self.device)
         return {"val_dice_wi": write_validation(self.run_dir / VALIDATION_NAME, scores, loaded, self.epoch)}

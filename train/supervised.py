@@ -24,11 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pointseg.dataset import discover_cases, held_out_case_ids
+from pointseg.io.dataset import discover_cases, held_out_case_ids
 from pointseg.errors import InputError
-from pointseg.inference import resolve_device
+from pointseg.device import resolve_device
 from pointseg.models import build_model
-from pointseg.preprocess import SliceStack, cached_stack, normalize_axis, with_context
+from pointseg.imaging.preprocess import SliceStack, cached_stack, normalize_axis, with_context
 from pointseg.progress import progress, say
 from pointseg.registry import Registry
 from pointseg.runs import CONFIG_NAME, SUPERVISED_TARGETS, RunInfo
@@ -52,7 +52,7 @@ class SupervisedConfig(PlanarConfig):
     target: str = "pseudo"
     foreground_fraction: float = 0.5
     loss: str = "weighted_ce"
-    # Post-processing of the predicted labels (pointseg.inference.POSTPROCESSING): each vertebra's
+    # Post-processing of the predicted labels (a step of pointseg.predict.steps): each vertebra's
     # boundary re-drawn on the CT's bone (measured on the test phantoms: Dice_wi 0.60 -> 0.71 for the
     # stride-4 reference; keeping each class's largest component alone changed nothing).
     postprocess: str = "bone_watershed"

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 import pointseg
+from pointseg.device import amp_dtype
 from pointseg.errors import InputError
 from pointseg.progress import progress, say
 from pointseg.runs import (CHECKPOINT_NAME, environment, load_checkpoint, read_run_file, save_checkpoint, write_log,
@@ -35,6 +36,7 @@ class Trainer:
     network itself (what is saved, validated and predicted with)."""
 
     channels_last = True  # 2D images on CUDA; volumetric trainers turn it off
+    validates_on_every_rank = False  # True: validate() runs on every rank (and returns the scores on rank 0)
 
     def __init__(self, run_dir: str | Path, config, device: torch.device, resume: bool = False):
         self.run_dir = Path(run_dir)
@@ -49,9 +51,7 @@ class Trainer:
         self.model: torch.nn.Module
         self.optimizer: torch.optim.Optimizer
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
-        self.amp_dtype = None
-        if self.device.type == "cuda":
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.amp_dtype = amp_dtype(self.device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
     @property
@@ -101,6 +101,12 @@ class Trainer:
     def load_extra_state(self, state: dict) -> None:
         pass
 
+    def reseed_rank(self, seed: int) -> None:
+        """Under torchrun, on every rank but 0, once the model is built (and the checkpoint, which holds rank
+        0's random states alone, loaded): seed this process's own draws, so that no two ranks draw the same
+        batches, augmentations or dropout. Subclasses with generators of their own reseed them here too."""
+        torch.manual_seed(seed)
+
     # ------------------------------------------------------------------------------------------ loop
     def _channels_last(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.channels_last and self.device.type == "cuda" and tensor.dim() == 4:
@@ -145,6 +151,8 @@ class Trainer:
         if self.resume:
             self._load_checkpoint()
         self.model = self.dist.wrap(self.model, self.device)
+        if self.dist.rank:  # rank 0 keeps the run's random states (the checkpoint's); each other rank draws its own
+            self.reseed_rank(distributed.rank_seed(self.config.seed, self.dist.rank, self.step))
         if self.dist.is_main:
             self._write_run_info()
         for epoch in range(self.epoch, self.config.epochs):
@@ -164,8 +172,8 @@ class Trainer:
             record.update({k: v / self.config.steps_per_epoch for k, v in sums.items()})
             validate = self.config.val_every and (self.epoch % self.config.val_every == 0
                                                   or self.epoch == self.config.epochs)
-            if validate and self.dist.is_main:
-                record.update(self.validate())
+            if validate and (self.dist.is_main or self.validates_on_every_rank):
+                record.update(self.validate())  # on every rank, a trainer shares the cases out and gathers
             self.history.append(record)
             if self.dist.is_main:
                 self._save_checkpoint()
@@ -201,7 +209,7 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.step,
             "history": self.history,
-            "rng": {"torch": torch.get_rng_state(), **self.extra_state()},
+            "rng": {"torch": torch.get_rng_state(), **self._cuda_rng_state(), **self.extra_state()},
             "config": self.model_config(),
             "run": self.config.run_info().to_dict(),
             "seed": self.config.seed,
@@ -210,6 +218,10 @@ class Trainer:
             "environment": environment(self.device),
         }
         save_checkpoint(self.run_dir, state)
+
+    def _cuda_rng_state(self) -> dict:
+        """The CUDA generator of this process's device (dropout, MONAI's GPU transforms) when it has one."""
+        return {"cuda": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {}
 
     def _load_checkpoint(self) -> None:
         path = self.run_dir / CHECKPOINT_NAME
@@ -224,6 +236,8 @@ class Trainer:
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history = list(state.get("history", []))
         torch.set_rng_state(state["rng"]["torch"])
+        if self.device.type == "cuda" and state["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
         self.load_extra_state(state["rng"])
         if self.dist.is_main:
             say(f"resumed {self.run_dir} at epoch {self.epoch}, step {self.step}")

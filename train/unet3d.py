@@ -9,11 +9,9 @@ elastic deformation, all on the shared volumetric engine (:mod:`pointseg.train.v
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pointseg.inference import resolve_device
 from pointseg.models.unet3d import NO_NEW_NET_FILTERS
-from pointseg.train.volumetric import VolumetricTrainer, make_volumetric_config, train_volumetric
+from pointseg.train.patches import CENTRES
+from pointseg.train.volumetric import VolumetricPipeline, VolumetricTrainer
 
 PROFILES: dict[str, dict] = {
     # The paper: 2 mm, No-New-Net's filters (4 down-samplings), patches of 128 (96 and 160 compared),
@@ -37,8 +35,38 @@ class UNet3DTrainer(VolumetricTrainer):
     """The engine's trainer as it is: No-New-Net and the sparse CE + Dice are its defaults."""
 
 
-def train_unet3d(dataset: str | Path, target: str, out: str | Path, profile: str = "quick", seed: int = 0,
-                 resume: bool = False, device: str = "auto", epochs: int | None = None, **overrides) -> Path:
-    """``pointseg train --pipeline unet3d``: a run trained on ``pseudo`` masks or full ``labels``."""
-    config = make_volumetric_config(PROFILES, profile, target, pipeline="unet3d", seed=seed, epochs=epochs, **overrides)
-    return train_volumetric(UNet3DTrainer, config, dataset, out, resolve_device(device), resume, epochs)
+class UNet3DPipeline(VolumetricPipeline):
+    """The many-class 3D U-Net (No-New-Net style) on patches, by sliding window at prediction."""
+
+    name = "unet3d"
+    title = "No-New-Net 3D U-Net on patches, one output per class (3D)"
+    losses = ("ce_dice", "ce")  # names in pointseg.train.losses.volumetric.VOLUMETRIC_LOSSES
+    loss_help = "ce_dice (CE + Dice over all classes, eq. 1, without a dense one-hot; default) or ce (CE alone)"
+    profiles = {"quick": "CPU-sized: 4 mm, 48-voxel patches, five levels from 16 filters, about 30 min",
+                "paper": "the paper's network at 2 mm with 128-voxel patches (meant for a GPU)",
+                "tiny": "seconds, for tests and smoke checks"}
+    default_label_set = "bones"
+    trainer_class = UNet3DTrainer
+    profile_settings = PROFILES
+
+    def add_arguments(self, group) -> None:
+        CENTRES.add_option(group, "--sampling", None, "patch sampling (the profile's by default)")
+        group.add_argument("--patch", type=int, metavar="N", help="patch edge in voxels (the profile's by default: "
+                           "tiny 32, quick 48, paper 128; the paper compares 96, 128 and 160)")
+        group.add_argument("--spacing", type=float, metavar="MM", help="isotropic voxel size the network works at "
+                           "(the profile's by default: tiny 4, quick 4, paper 2)")
+        group.add_argument("--batch-size", type=int, metavar="N", help="patches per batch (the profile's by default)")
+        group.add_argument("--filters", type=int, nargs="+", metavar="F",
+                           help="filters per level (three or more), one down-sampling between levels (the profile's "
+                                "by default: quick 16 32 64 128 128, paper 30 60 120 240 480)")
+        group.add_argument("--elastic", action="store_true", help="elastic deformation with a random affine")
+        group.add_argument("--accumulate", type=int, metavar="K", help="batches of gradient per optimiser step")
+        group.add_argument("--workers", type=int, metavar="N", help="data loader processes (the profile's by default)")
+
+    def settings(self, args) -> dict:
+        return {"loss": self.check_loss(args.loss), "sampling": args.sampling,
+                "patch": (args.patch,) if args.patch else None, "spacing": args.spacing,
+                "batch_size": args.batch_size, "filters": tuple(args.filters) if args.filters else None,
+                "elastic": True if args.elastic else None,
+                "accumulate": args.accumulate, "workers": args.workers}
+

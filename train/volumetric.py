@@ -1,24 +1,37 @@
-"""The volumetric engine: 3D networks trained on patches of whole cases (the 3D pipelines share it).
+"""The volumetric engine: 3D networks trained on patches of whole cases (every 3D pipeline runs on it).
 
-Cases become training patches in two stages:
+**The contract** (what a pipeline supplies and what the engine guarantees):
 
-1. **prepared once and cached** (:func:`prepare_case`): the CT resampled to ``spacing`` mm along its own
-   axes and windowed to [0, 1] (:mod:`pointseg.volumetric`, the same functions prediction uses), the
-   target label map (``labels.nii.gz`` in the run's label set, or ``pseudo.nii.gz``) resampled by nearest
-   neighbour, both padded to at least one patch. Stored as HDF5 under ``DATASET/.pointseg-cache`` (keyed on
-   the files and settings) and held in memory, with each class's voxel positions for balanced sampling
-   (MONAI ``ClassesToIndicesd``, at most ``max_per_class`` per class);
-2. **drawn at random every step** with MONAI dictionary transforms (:func:`patch_transforms`): a patch by
-   uniform sampling (``RandSpatialCropd``: every position equally likely) or balanced sampling
-   (``RandCropByLabelClassesd``: the patch is centred on a voxel of a class drawn uniformly among the
-   case's classes, so every class is equally likely to be in it), optional elastic deformation with a
-   random affine (``Rand3DElasticd``), brightness and contrast changes.
+- **Cases** are reoriented to one canonical orientation (:data:`CANONICAL`, RAS: array axes run to the
+  patient's left, anterior and superior), resampled to ``spacing`` mm and windowed to [0, 1] once
+  (:func:`prepare_case`, the same functions prediction uses), and cached under ``DATASET/.pointseg-cache``.
+  A case is a dict of channel-first arrays on the model grid: ``image`` ``(1, X, Y, Z)`` float16, ``label``
+  ``(1, X, Y, Z)`` uint8/int16 (``labels.nii.gz`` in the run's label set, or ``pseudo.nii.gz``), and
+  ``image@F`` ``(1, X/F, Y/F, Z/F)``, the image at F times the voxel size, for each coarser view asked for.
+- **A batch** is a dict of named tensors, one per :class:`~pointseg.train.patches.View` of the pipeline
+  (:meth:`VolumetricTrainer.views`): ``image`` ``(B, 1, x, y, z)`` float32 and ``label`` ``(B, x, y, z)``
+  int64 always; SneakyNet adds ``context_1`` … (coarser views around the same centre), instance pipelines
+  ``instances`` ``(B, x, y, z)``. Every view is cut around one centre chosen by the sampler (``balanced`` or
+  ``uniform``, :data:`~pointseg.train.patches.CENTRES`), then augmented (elastic deformation of ``image`` and
+  the label maps together, brightness and contrast of ``image``).
+- **A network** takes the batch keys of its ``inputs`` and returns its named heads (``outputs``; see
+  :mod:`pointseg.models`): ``logits`` for ``unet3d``; the rib network ``binary`` and ``number``; the
+  transformers ``semantic`` and ``embedding``. The patch sizes must be multiples of its ``divisor``.
+- **A loss** is ``loss(outputs, batch) -> (total, terms)``, picked by name from
+  :data:`~pointseg.train.losses.volumetric.VOLUMETRIC_LOSSES` (the pipeline lists the names it offers).
+- **A prediction** is a set of named maps on the CT's own grid (``labels``; ``instances`` where the
+  pipeline has them), made by the predictor the config names (``predictor``, ``volume`` by default: see
+  :mod:`pointseg.predict.volume` for its hooks).
+- **A pipeline** brings its config class (a :class:`VolumetricConfig` subclass: network name and options in
+  :meth:`VolumetricConfig.model_spec`, predictor, loss, profiles) and may override the trainer's hooks
+  :meth:`VolumetricTrainer.views`, :meth:`~VolumetricTrainer.build_network`,
+  :meth:`~VolumetricTrainer.build_loss`, :meth:`~VolumetricTrainer.build_optimizer` and
+  :meth:`~VolumetricTrainer.compute_loss`.
 
-A MONAI ``DataLoader`` with ``workers`` processes draws them; its generator and every transform's random
-state are seeded from (seed, rank, epoch), so an epoch's patches are the same whether the run was resumed
-or not, and each DDP rank draws different ones. :class:`VolumetricTrainer` is the shared
-:class:`~pointseg.train.trainer.Trainer` subclass; a pipeline supplies its network and loss through
-:meth:`VolumetricTrainer.build_network` and :meth:`VolumetricTrainer.build_loss`.
+Under ``torchrun`` rank 0 alone writes the cache, every rank then holds only its share of the training
+cases (all of them when there are fewer cases than ranks), draws its own patches (seeded from seed, rank
+and epoch, so an epoch's patches are the same whether the run was resumed or not), and validates its share
+of the validation cases; the scores are gathered on rank 0.
 """
 
 from __future__ import annotations
@@ -31,34 +44,40 @@ import h5py
 import numpy as np
 import torch
 
-from pointseg.atomic import atomic_path
-from pointseg.dataset import Case, discover_cases, held_out_case_ids
 from pointseg.errors import InputError
-from pointseg.hu import BONE_WINDOW_HU
+from pointseg.imaging.hu import BONE_WINDOW_HU
+from pointseg.imaging.preprocess import _file_stamp
+from pointseg.io.atomic import atomic_path
+from pointseg.io.dataset import Case, discover_cases, held_out_case_ids
+from pointseg.io.volume import Volume, reorient
 from pointseg.labels import LabelSet, get_label_set
-from pointseg.preprocess import _file_stamp
+from pointseg.predict.base import label_dtype
+from pointseg.predict.volume import (CANONICAL, VolumetricPredictor, check_patch, normalise_ct, resample_ct,
+                                     resample_labels)
 from pointseg.progress import progress, say
 from pointseg.runs import CONFIG_NAME, SUPERVISED_TARGETS, VALIDATION_NAME, RunConfig, RunInfo
+from pointseg.train.patches import CENTRES, CutViews, View, coarse_key, to_tensors
+from pointseg.train.pipelines import Pipeline
 from pointseg.train.planar import split_cases
 from pointseg.train.trainer import Trainer, resumed_config
-from pointseg.volume import read_volume
-from pointseg.volumetric import VolumetricModel, check_patch, normalise_ct, resample_ct, resample_labels
 
-SAMPLINGS = ("balanced", "uniform")
-CACHE_FORMAT = 1
+SAMPLINGS = tuple(CENTRES)
+CACHE_FORMAT = 2
 
 
 @dataclass
 class VolumetricConfig(RunConfig):
-    """A volumetric run: data, patches, augmentation, network size and optimisation."""
+    """A volumetric run: data, patches, augmentation, network and optimisation."""
 
     pipeline: str = "unet3d"
     profile: str = "quick"
     label_set: str = "bones"
     target: str = "labels"
+    network: str = "no_new_net"  # a name in pointseg.models.MODELS
+    predictor: str = "volume"  # a name in pointseg.predict.base.PREDICTORS
     spacing: float = 2.0  # mm, isotropic (the paper resamples to 2 mm)
     window: tuple[float, float] = BONE_WINDOW_HU
-    patch: tuple[int, int, int] = (64, 64, 64)
+    patch: tuple[int, int, int] = (64, 64, 64)  # -1 along an axis: the whole axis
     filters: tuple[int, ...] = (8, 16, 32, 64)
     sampling: str = "balanced"
     max_per_class: int = 20000  # voxel positions kept per class and case for balanced sampling
@@ -66,7 +85,8 @@ class VolumetricConfig(RunConfig):
     elastic_prob: float = 0.5
     intensity: bool = True
     loss: str = "ce_dice"
-    overlap: float = 0.5  # of the sliding windows at prediction
+    overlap: float | tuple[float, float, float] = 0.5  # of the sliding windows at prediction, one or per axis
+    slab_axis: int | None = None  # the axis a tall scan is predicted in slabs along (None: its longest)
     postprocess: str = "none"
     batch_size: int = 1
     accumulate: int = 1
@@ -76,37 +96,48 @@ class VolumetricConfig(RunConfig):
     weight_decay: float = 0.0
     workers: int = 0
     val_cases: int = 0
-    val_every: int = 0
+    val_every: int = 0  # epochs between validations (0 with val_cases: every epoch)
     seed: int = 0
 
     def model_spec(self, num_classes: int) -> dict:
-        return {"name": "no_new_net", "num_classes": num_classes, "filters": list(self.filters)}
+        """What :func:`pointseg.models.build_model` needs: the network's registry name and options."""
+        return {"name": self.network, "num_classes": num_classes, "filters": list(self.filters)}
 
     def run_info(self) -> RunInfo:
-        return RunInfo(pipeline=self.pipeline, predictor="volume", label_set=self.label_set, target=self.target)
+        return RunInfo(pipeline=self.pipeline, predictor=self.predictor, label_set=self.label_set, target=self.target)
 
 
 # ------------------------------------------------------------------------------------------ cases
-def _cache_key(case: Case, target: str, config: VolumetricConfig, label_set: LabelSet) -> str:
+def _cache_key(case: Case, target: str, config: VolumetricConfig, label_set: LabelSet, factors) -> str:
     source = case.labels_path if target == "labels" else case.pseudo_path
     text = "|".join([_file_stamp(case.ct_path), _file_stamp(source), target, f"{config.spacing:g}",
                      ",".join(f"{w:g}" for w in config.window), ",".join(map(str, config.patch)), label_set.name,
-                     str(label_set.version), f"format={CACHE_FORMAT}"])
+                     str(label_set.version), CANONICAL, ",".join(map(str, sorted(factors))),
+                     f"format={CACHE_FORMAT}"])
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
+def canonical(volume: Volume) -> Volume:
+    """``volume`` in the engine's canonical orientation (:data:`CANONICAL`; the same array when it is)."""
+    return reorient(volume, CANONICAL)[0]
+
+
+def cache_path(case: Case, target: str, config: VolumetricConfig, label_set: LabelSet, cache_dir: Path,
+               factors=()) -> Path:
+    return Path(cache_dir) / case.id / f"volume-{target}-{_cache_key(case, target, config, label_set, factors)}.h5"
+
+
 def prepare_case(case: Case, target: str, config: VolumetricConfig, label_set: LabelSet,
-                 cache_dir: Path | None = None) -> dict[str, np.ndarray]:
-    """``{"image": (1, I, J, K) float16 in [0, 1], "label": (1, I, J, K) uint8}`` on the model grid, padded
-    to at least one patch (air, background); from the cache when its inputs have not changed."""
-    path = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / case.id / f"volume-{target}-{_cache_key(case, target, config, label_set)}.h5"
-        if path.exists():
-            with h5py.File(path, "r") as f:
-                return {"image": f["image"][()], "label": f["label"][()]}
+                 cache_dir: Path | None = None, factors: tuple[int, ...] = (), write: bool = True) -> dict:
+    """The case's arrays on the model grid (see the module notes), padded to at least one patch (air,
+    background); from the cache when its inputs have not changed, else computed (and cached when
+    ``write``). ``factors``: the coarser copies of the image to add (``image@F``)."""
+    path = cache_path(case, target, config, label_set, cache_dir, factors) if cache_dir is not None else None
+    if path is not None and path.exists():
+        with h5py.File(path, "r") as f:
+            return {key: f[key][()] for key in f}
     ct = case.load_ct()
-    labels = case.load_labels(label_set) if target == "labels" else read_volume(case.pseudo_path)
+    labels = case.load_labels(label_set) if target == "labels" else case.load_pseudo(label_set)
     if labels is None:
         raise InputError("no labels.nii.gz to train on", case.dir)
     if tuple(labels.shape) != tuple(ct.shape):
@@ -115,20 +146,24 @@ def prepare_case(case: Case, target: str, config: VolumetricConfig, label_set: L
     if values.min() < 0 or values.max() >= label_set.num_classes:
         raise InputError(f"label ids must lie in 0..{label_set.num_classes - 1} (label set {label_set.name})",
                          labels.path)
+    ct, labels = canonical(ct), canonical(labels)
     image = normalise_ct(resample_ct(ct, config.spacing).array, config.window)
-    label = np.asarray(resample_labels(labels, config.spacing).array).astype(np.uint8)
+    label = np.asarray(resample_labels(labels, config.spacing).array).astype(label_dtype(label_set.num_classes))
     pad = [(0, max(0, p - n)) for p, n in zip(config.patch, image.shape)]
-    image = np.pad(image, pad, constant_values=0.0).astype(np.float16)[None]
-    label = np.pad(label, pad, constant_values=0)[None]
-    if path is not None:
+    item = {"image": np.pad(image, pad, constant_values=0.0).astype(np.float16)[None],
+            "label": np.pad(label, pad, constant_values=0)[None]}
+    for factor in factors:
+        coarse = normalise_ct(resample_ct(ct, config.spacing * factor).array, config.window)
+        item[coarse_key(factor)] = coarse.astype(np.float16)[None]
+    if path is not None and write:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in path.parent.glob(f"volume-{target}-*.h5"):
-            stale.unlink()
+            stale.unlink(missing_ok=True)
         with atomic_path(path) as tmp:
             with h5py.File(tmp, "w") as f:
-                f.create_dataset("image", data=image, compression="lzf", chunks=True)
-                f.create_dataset("label", data=label, compression="lzf", chunks=True)
-    return {"image": image, "label": label}
+                for key, value in item.items():
+                    f.create_dataset(key, data=value, compression="lzf", chunks=True)
+    return item
 
 
 def class_indices(item: dict, num_classes: int, max_per_class: int, seed: int) -> dict:
@@ -141,24 +176,27 @@ def class_indices(item: dict, num_classes: int, max_per_class: int, seed: int) -
     return indexer(item)
 
 
-def patch_transforms(config: VolumetricConfig, num_classes: int):
-    """The random part: crop (balanced or uniform), elastic + affine, intensity; to float32 tensors."""
-    from monai.transforms import (Compose, EnsureTyped, Rand3DElasticd, RandCropByLabelClassesd,
-                                  RandScaleIntensityd, RandShiftIntensityd, RandSpatialCropd)
+def default_views(config: VolumetricConfig) -> tuple[View, ...]:
+    """The views of a plain segmentation pipeline: the image and its label map, one patch each."""
+    return (View("image", "image", tuple(config.patch), 0.0), View("label", "label", tuple(config.patch), 0))
 
-    keys = ["image", "label"]
-    if config.sampling == "balanced":
-        crop = RandCropByLabelClassesd(keys, label_key="label", spatial_size=config.patch, num_classes=num_classes,
-                                       num_samples=1, indices_key="label_cls_indices", warn=False)
-    elif config.sampling == "uniform":
-        crop = RandSpatialCropd(keys, roi_size=config.patch, random_size=False)
-    else:
-        raise InputError(f"unknown sampling {config.sampling!r} (use {' or '.join(SAMPLINGS)})")
-    steps = [crop, EnsureTyped(keys, data_type="tensor", dtype=(torch.float32, torch.int64), track_meta=False)]
-    if config.elastic:
+
+def patch_transforms(config: VolumetricConfig, views: tuple[View, ...]):
+    """The random part: a centre and the views cut around it, elastic + affine, intensity."""
+    from monai.transforms import Compose, EnsureTyped, Rand3DElasticd, RandScaleIntensityd, RandShiftIntensityd
+
+    if config.sampling not in CENTRES:
+        raise InputError(f"unknown sampling {config.sampling!r} (use {' or '.join(CENTRES)})")
+    names = [v.name for v in views]
+    maps = [v.name for v in views if v.source in ("label", "instances")]
+    steps = [CutViews(config.sampling, tuple(config.patch), views),
+             EnsureTyped(names, data_type="tensor", dtype=[torch.int64 if n in maps else torch.float32 for n in names],
+                         track_meta=False)]
+    if config.elastic:  # the same deformation for the image and its label maps (context views stay as they are)
+        keys = ["image"] + maps
         steps.append(Rand3DElasticd(keys, sigma_range=(5.0, 8.0), magnitude_range=(40.0, 120.0),
                                     prob=config.elastic_prob, rotate_range=(0.2, 0.2, 0.2), scale_range=(0.1, 0.1, 0.1),
-                                    mode=("bilinear", "nearest"), padding_mode="border"))
+                                    mode=["bilinear"] + ["nearest"] * len(maps), padding_mode="border"))
     if config.intensity:
         steps += [RandScaleIntensityd("image", factors=0.1, prob=0.5),  # contrast
                   RandShiftIntensityd("image", offsets=0.05, prob=0.5)]  # brightness
@@ -166,20 +204,19 @@ def patch_transforms(config: VolumetricConfig, num_classes: int):
 
 
 class PatchDataset(torch.utils.data.Dataset):
-    """Item ``n`` is a fresh random patch of case ``n`` (cases are picked by the loader's sampler)."""
+    """Item ``n`` is a fresh random patch of case ``n`` (cases are picked by the loader's sampler): a dict of
+    the named views as tensors (the batch contract)."""
 
-    def __init__(self, cases: list[dict], transform):
+    def __init__(self, cases: list[dict], transform, views: tuple[View, ...]):
         self.cases = cases
         self.transform = transform
+        self.views = views
 
     def __len__(self) -> int:
         return len(self.cases)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        item = {k: v for k, v in self.cases[index].items()}
-        out = self.transform(item)
-        out = out[0] if isinstance(out, list) else out
-        return {"image": torch.as_tensor(out["image"]).float(), "target": torch.as_tensor(out["label"])[0].long()}
+        return to_tensors(self.transform(dict(self.cases[index])), self.views)
 
 
 def epoch_seed(seed: int, rank: int, epoch: int) -> int:
@@ -189,22 +226,27 @@ def epoch_seed(seed: int, rank: int, epoch: int) -> int:
 
 def patch_loader(dataset: PatchDataset, samples: int, batch_size: int, seed: int, workers: int = 0):
     """A MONAI ``DataLoader`` drawing ``samples`` patches (cases with replacement), seeded by ``seed``:
-    with ``workers`` each worker's transforms are seeded from the generator, without them directly."""
+    with ``workers`` each worker's transforms are seeded from the generator, without them directly. Views
+    of whole axes differ between cases; they are padded to the largest of the batch."""
     from monai.data import DataLoader
+    from monai.data.utils import pad_list_data_collate
 
     generator = torch.Generator().manual_seed(seed)
     sampler = torch.utils.data.RandomSampler(dataset, replacement=True, num_samples=samples, generator=generator)
     if workers == 0:
         dataset.transform.set_random_state(seed=seed % (2**32))
+    whole = any(-1 in tuple(v.size) for v in dataset.views)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, generator=generator,
-                      persistent_workers=False, pin_memory=False)
+                      persistent_workers=False, pin_memory=False,
+                      **({"collate_fn": pad_list_data_collate} if whole and batch_size > 1 else {}))
 
 
 # ------------------------------------------------------------------------------------------ trainer
 class VolumetricTrainer(Trainer):
-    """A :class:`Trainer` of a 3D network on patches; validation is whole-scan sliding-window prediction."""
+    """A :class:`Trainer` of a 3D network on patches; validation is whole-scan prediction (see the module)."""
 
     channels_last = False
+    validates_on_every_rank = True
 
     def __init__(self, dataset: Path, config: VolumetricConfig, run_dir: Path, device: torch.device,
                  resume: bool = False):
@@ -214,7 +256,11 @@ class VolumetricTrainer(Trainer):
         self.val_cases: list[Case] = []
         self._batches = None
 
-    # hooks for the pipelines
+    # ---------------------------------------------------------------------------- pipeline hooks
+    def views(self) -> tuple[View, ...]:
+        """The named views of a batch (see the module notes)."""
+        return default_views(self.config)
+
     def build_network(self) -> torch.nn.Module:
         from pointseg.models import build_model
 
@@ -222,21 +268,47 @@ class VolumetricTrainer(Trainer):
         return build_model(spec.pop("name"), **spec)
 
     def build_loss(self) -> torch.nn.Module:
-        from pointseg.train.losses.many_class import SparseDiceCELoss
+        from pointseg.train.losses.volumetric import VOLUMETRIC_LOSSES
 
-        if self.config.loss not in ("ce_dice", "ce"):
-            raise InputError(f"unknown loss {self.config.loss!r} (use ce_dice or ce)")
-        return SparseDiceCELoss(ce_only=self.config.loss == "ce")
+        return VOLUMETRIC_LOSSES.build(self.config.loss)
 
+    def build_optimizer(self, parameters) -> torch.optim.Optimizer:
+        return torch.optim.Adam(parameters, lr=self.config.lr, weight_decay=self.config.weight_decay)
+
+    def compute_loss(self, batch):
+        from pointseg.models import call_named
+
+        total, terms = self.loss(call_named(self.model, batch), batch)
+        return total, {name: float(value.detach()) for name, value in terms.items()}
+
+    # ------------------------------------------------------------------------------------- engine
     def model_config(self) -> dict:
         data = self.config.to_dict()
         data["model"] = self.config.model_spec(self.label_set.num_classes)
         return data
 
+    def _prepare(self, cases: dict[str, Case], factors: tuple[int, ...]) -> list[dict]:
+        """Rank 0 writes the cache of every training case; then each rank loads its share."""
+        config, cache = self.config, self.dataset / ".pointseg-cache"
+        ids = self.split["train"]
+        if self.dist.is_main:
+            for case_id in progress(ids, f"prepare cases ({config.target}, {config.spacing:g} mm)"):
+                if not cache_path(cases[case_id], config.target, config, self.label_set, cache, factors).exists():
+                    prepare_case(cases[case_id], config.target, config, self.label_set, cache, factors)
+        self.dist.barrier()
+        world, rank = self.dist.world_size, self.dist.rank
+        mine = [(n, i) for n, i in enumerate(ids) if len(ids) < world or n % world == rank]
+        prepared = []
+        for n, case_id in mine:
+            item = prepare_case(cases[case_id], config.target, config, self.label_set, cache, factors, write=False)
+            if CENTRES.lookup(config.sampling).needs_indices:
+                item = class_indices(item, self.label_set.num_classes, config.max_per_class,
+                                     epoch_seed(config.seed, 1 << 20, n))  # not a rank's epoch seed
+            prepared.append(item)
+        return prepared
+
     def build(self) -> None:
         config = self.config
-        divisor = 2 ** (len(config.filters) - 1)
-        check_patch(config.patch, divisor)
         cases = {c.id: c for c in discover_cases(self.dataset)}
         if config.target == "pseudo":
             has_target, what = (lambda c: c.pseudo_path.exists()), "pseudo.nii.gz (run pointseg fuse first)"
@@ -244,21 +316,19 @@ class VolumetricTrainer(Trainer):
             has_target, what = (lambda c: c.labels_path is not None), "labels.nii.gz"
         self.split = split_cases(list(cases.values()), config.val_cases, config.seed, trainable=has_target,
                                  held_out_ids=held_out_case_ids(self.dataset), what=what)
-        self.val_cases = [cases[i] for i in self.split["val"]] if config.val_every else []
-        cache = self.dataset / ".pointseg-cache"
-        prepared = []
-        for n, case_id in enumerate(progress(self.split["train"], f"prepare cases ({config.target}, {config.spacing:g} mm)")):
-            item = prepare_case(cases[case_id], config.target, config, self.label_set, cache)
-            if config.sampling == "balanced":
-                item = class_indices(item, self.label_set.num_classes, config.max_per_class,
-                                     epoch_seed(config.seed, 1 << 20, n))  # not a rank's epoch seed
-            prepared.append(item)
-        self.patches = PatchDataset(prepared, patch_transforms(config, self.label_set.num_classes))
+        validating = config.val_every or config.val_cases
+        self.val_cases = [cases[i] for i in self.split["val"]] if validating else []
         self.model = self.build_network()
+        divisor = int(getattr(self.model, "divisor", 1))
+        check_patch(tuple(n if n != -1 else divisor for n in config.patch), divisor)
+        views = self.views()
+        factors = tuple(sorted({v.factor for v in views if v.factor > 1}))
+        prepared = self._prepare(cases, factors)
+        self.patches = PatchDataset(prepared, patch_transforms(config, views), views)
         self.loss = self.build_loss().to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.optimizer = self.build_optimizer(self.model.parameters())
         if self.dist.is_main:
-            say(f"{config.pipeline} on {config.target}: {len(prepared)} training case(s), patches "
+            say(f"{config.pipeline} on {config.target}: {len(self.split['train'])} training case(s), patches "
                 f"{'x'.join(map(str, config.patch))} at {config.spacing:g} mm, {config.sampling} sampling"
                 f"{', elastic' if config.elastic else ''}, loss {config.loss}, {self.dist.world_size} process(es)")
 
@@ -271,40 +341,50 @@ class VolumetricTrainer(Trainer):
     def next_batch(self) -> dict[str, torch.Tensor]:
         return next(self._batches)
 
-    def compute_loss(self, batch):
-        logits = self.model(batch["image"])
-        total, terms = self.loss.terms(logits, batch["target"])
-        return total, {name: float(value.detach()) for name, value in terms.items()}
+    def predictor(self) -> VolumetricPredictor:
+        from pointseg.predict.base import PREDICTORS
 
-    def predictor(self) -> VolumetricModel:
-        return VolumetricModel(self.network, self.label_set, self.model_config(), self.config.run_info())
+        cls = PREDICTORS.lookup(self.config.predictor)
+        return cls(self.network, self.label_set, self.model_config(), self.config.run_info())
 
     def validate(self) -> dict[str, float]:
+        """Every rank predicts its share of the validation cases; rank 0 gathers and writes the scores."""
         from pointseg.train.validation import validate_cases, write_validation
 
         if not self.val_cases:
             return {}
         loaded = self.predictor()
-        scores = validate_cases(loaded, self.val_cases, self.device)
+        mine = self.val_cases[self.dist.rank::self.dist.world_size]
+        scores = validate_cases(loaded, mine, self.device)
+        if self.dist.active:
+            import torch.distributed as dist
+
+            shares = [None] * self.dist.world_size
+            dist.all_gather_object(shares, scores)
+            scores = {k: v for share in shares for k, v in share.items()}
+        if not self.dist.is_main:
+            return {}
         return {"val_dice_wi": write_validation(self.run_dir / VALIDATION_NAME, scores, loaded, self.epoch)}
 
 
 # ------------------------------------------------------------------------------------------ entry point
-def make_volumetric_config(profiles: dict[str, dict], profile: str, target: str, **overrides) -> VolumetricConfig:
+def make_volumetric_config(profiles: dict[str, dict], profile: str, target: str,
+                           config_class: type[VolumetricConfig] = VolumetricConfig, **overrides) -> VolumetricConfig:
     """The config of a pipeline's ``profile`` for ``target`` with ``overrides`` (``None`` = keep)."""
     if profile not in profiles:
         raise InputError(f"unknown profile {profile!r} (use {', '.join(profiles)})")
     if target not in SUPERVISED_TARGETS:
         raise InputError(f"unknown target {target!r} (use pseudo or labels)")
-    config = replace(VolumetricConfig(), profile=profile, target=target, **profiles[profile])
+    config = replace(config_class(), profile=profile, target=target, **profiles[profile])
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "patch" in overrides:
         overrides["patch"] = tuple(overrides["patch"]) * (3 if len(tuple(overrides["patch"])) == 1 else 1)
-    known = set(VolumetricConfig.__dataclass_fields__)
-    unknown = set(overrides) - known
+    unknown = set(overrides) - set(config_class.__dataclass_fields__)
     if unknown:
         raise InputError(f"unknown setting(s) {', '.join(sorted(unknown))}")
     config = replace(config, **overrides)
+    if config.val_cases and not config.val_every:
+        config = replace(config, val_every=1)  # cases held out for validation are validated on, every epoch
     if len(config.filters) < 3 or min(config.filters) < 1:
         given = " ".join(map(str, config.filters))
         raise InputError(f"--filters needs three or more levels of at least 1 filter, not {given}")
@@ -330,5 +410,27 @@ def train_volumetric(trainer_class: type[VolumetricTrainer], config: VolumetricC
     return out
 
 
-__all__ = ["SAMPLINGS", "VolumetricConfig", "VolumetricTrainer", "PatchDataset", "patch_transforms", "patch_loader",
-           "prepare_case", "class_indices", "epoch_seed", "make_volumetric_config", "train_volumetric"]
+class VolumetricPipeline(Pipeline):
+    """A pipeline of the volumetric engine: its config class, trainer and profile settings are class
+    attributes; :meth:`train` makes the config and runs the trainer. A 3D pipeline subclasses this, sets them,
+    adds its options (:meth:`add_arguments`, :meth:`settings`) and registers itself with one line in
+    :data:`pointseg.train.pipelines.PIPELINES`."""
+
+    dims = 3
+    predictor = "volume"
+    config_class: type[VolumetricConfig] = VolumetricConfig
+    trainer_class: type[VolumetricTrainer] = VolumetricTrainer
+    profile_settings: dict[str, dict] = {}  # profile name -> config fields
+
+    def train(self, dataset, target, out, profile="quick", seed=0, resume=False, device="auto", epochs=None,
+              **settings):
+        from pointseg.device import resolve_device
+
+        config = make_volumetric_config(self.profile_settings, profile, target, self.config_class, pipeline=self.name,
+                                        predictor=self.predictor, seed=seed, epochs=epochs, **settings)
+        return train_volumetric(self.trainer_class, config, dataset, out, resolve_device(device), resume, epochs)
+
+
+__all__ = ["CANONICAL", "VolumetricPipeline", "SAMPLINGS", "VolumetricConfig", "VolumetricTrainer", "PatchDataset", "patch_transforms",
+           "patch_loader", "prepare_case", "class_indices", "default_views", "epoch_seed", "make_volumetric_config",
+           "train_volumetric"]

@@ -15,29 +15,37 @@ position and densities.
 
 Modules
 -------
-``params``       ``PhantomConfig`` (chosen) and ``PhantomParams`` (drawn per case, first)
-``anatomy``      reference tables: HU per tissue, vertebra sizes per level, labels
+Shared by both anatomies (``pointseg.phantom``):
+
 ``geometry``     signed-distance primitives and frames
-``layout``       the spine's curve, the frames of every level, the field-of-view grid
-``soft_tissue``  torso, viscera, muscles, vessels, discs
-``bones``        vertebrae, ribs, sacrum, ilia (labels 1..5 for L1..L5)
+``curves``       shapes along curves (tubes, ribbons, Bézier curves), stacks of sections, bent plates
 ``render``       the canvas: partial volume, cortex and labels, blur, noise
-``generate``     ``make_phantom``: all of the above in order
+``coarse``       smooth distances on a coarse grid, interpolated onto the canvas
+``tissue``       HU per tissue
+``sampling``     bone density and fat layers drawn per case, ``plain`` for the case's record
+``spine_parts``  vertebra sizes T11..L5, the centreline and its frames, S1, facets, sacrum, sacroiliac mass
 
-The upper-body phantom (``upper_*`` modules, label set ``upper_body``) reuses the primitives, the canvas
-and the bone painting:
+The lumbar phantom (``lumbar``, plain L1..L5 labels):
 
-``upper_params``    ``UpperBodyConfig`` and ``UpperBodyParams`` (build, spine shape, ribs, limbs, viscera, cut)
-``upper_anatomy``   reference tables: vertebrae C1..L5, rib cage, sternum, HU of the new tissues
-``upper_layout``    the whole spine's curve and frames, sacrum and pelvis frames
-``upper_spine``     C1..L5 and the sacrum
-``upper_thorax``    ribs, costal cartilages, sternum (the hoops also bound the chest cavity)
-``upper_shoulder``  clavicles, scapulae, humeri, forearm and hand bones
-``upper_pelvis``    hip bones and femora
-``upper_soft``      body surface, fat, muscle, cavity, discs and canal, psoas, iliacus
-``upper_organs``    lungs, heart, great vessels, airway, abdominal and pelvic organs
-``upper_generate``  ``make_upper_body``: all of the above in order
-``curves``, ``coarse``  shapes along curves and plates; smooth distances on a coarse grid
+``lumbar.params``       ``PhantomConfig`` (chosen) and ``PhantomParams`` (drawn per case, first)
+``lumbar.anatomy``      labels, levels T11..L5, centre of the field of view
+``lumbar.layout``       the spine's curve, the frames of every level, the field-of-view grid
+``lumbar.soft_tissue``  torso, viscera, muscles, vessels, discs
+``lumbar.bones``        vertebrae, ribs, sacrum, ilia (labels 1..5 for L1..L5)
+``lumbar.generate``     ``make_phantom``: all of the above in order
+
+The upper-body phantom (``upper_body``, label set ``upper_body``) reuses the shared modules:
+
+``upper_body.params``    ``UpperBodyConfig`` and ``UpperBodyParams`` (build, spine shape, ribs, limbs, viscera, cut)
+``upper_body.anatomy``   reference tables: vertebrae C1..L5, rib cage, sternum, HU of the new tissues
+``upper_body.layout``    the whole spine's curve and frames, sacrum and pelvis frames
+``upper_body.spine``     C1..L5 and the sacrum
+``upper_body.thorax``    ribs, costal cartilages, sternum (the hoops also bound the chest cavity)
+``upper_body.shoulder``  clavicles, scapulae, humeri, forearm and hand bones
+``upper_body.pelvis``    hip bones and femora
+``upper_body.soft``      body surface, fat, muscle, cavity, discs and canal, psoas, iliacus
+``upper_body.organs``    lungs, heart, great vessels, airway, abdominal and pelvic organs
+``upper_body.generate``  ``make_upper_body``: all of the above in order
 
 Geometry
 --------
@@ -45,7 +53,7 @@ The volume is in RAS+ orientation with a positive diagonal affine: increasing
 ``i`` goes toward the patient's Right, ``j`` toward Anterior, ``k`` toward
 Superior.  World coordinates are millimetres with the centre of L3 near the
 origin (displaced by up to 15 mm per case).  HU values are listed in
-``pointseg.phantom.anatomy``.
+``pointseg.phantom.tissue``.
 
 Labels: 0 background, 1..5 = L1..L5.  A voxel carries label ``n`` exactly when
 its centre lies inside the bone (cortex or cancellous) of that vertebra and no
@@ -56,11 +64,11 @@ label 0.
 from dataclasses import dataclass
 from typing import Callable
 
-from pointseg.phantom.anatomy import LABEL_NAMES
-from pointseg.phantom.generate import Phantom, make_phantom
-from pointseg.phantom.params import PhantomConfig, PhantomParams
-from pointseg.phantom.upper_generate import UpperBodyPhantom, make_upper_body
-from pointseg.phantom.upper_params import UpperBodyConfig, UpperBodyParams
+from pointseg.phantom.lumbar.anatomy import LABEL_NAMES
+from pointseg.phantom.lumbar.generate import Phantom, make_phantom
+from pointseg.phantom.lumbar.params import PhantomConfig, PhantomParams
+from pointseg.phantom.upper_body.generate import UpperBodyPhantom, make_upper_body
+from pointseg.phantom.upper_body.params import UpperBodyConfig, UpperBodyParams
 
 
 @dataclass(frozen=True)

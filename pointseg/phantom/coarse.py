@@ -78,7 +78,7 @@ def smooth_sdf(cv: Canvas, frame: Frame, prim: Prim, box, f=None) -> np.ndarray:
 
 
 def paint_smooth(cv: Canvas, frame: Frame, items):
-    """Like ``upper_organs.paint_items`` for large smooth shapes: (prim, hu, label) with coarse distances."""
+    """Like ``upper_body.organs.paint_items`` for large smooth shapes: (prim, hu, label) with coarse distances."""
     for prim, hu, label in items:
         box = cv.box(frame, *prim.bounds(), pad=cv.h)
         if box is None:

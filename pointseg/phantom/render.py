@@ -8,14 +8,21 @@ voxel inside the surface). ``finish`` blurs, adds noise and casts to int16.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 from scipy import ndimage
 
-from pointseg.phantom.anatomy import HU_AIR
 from pointseg.phantom.geometry import Frame, Prim, smin
-from pointseg.phantom.params import BoneDensity, PhantomConfig
+from pointseg.phantom.sampling import BoneDensity
+from pointseg.phantom.tissue import HU_AIR
+
+
+class Imaging(Protocol):
+    """What ``finish`` reads of a phantom's config (``PhantomConfig``, ``UpperBodyConfig``)."""
+
+    blur_mm: float
+    noise_hu: float
 
 
 class Canvas:
@@ -181,7 +188,7 @@ def texture_cube(rng: np.random.Generator, spacing, n: int = 32) -> np.ndarray:
     return t / np.float32(max(float(t.std()), 1e-6))
 
 
-def finish(cv: Canvas, cfg: PhantomConfig, rng: np.random.Generator) -> np.ndarray:
+def finish(cv: Canvas, cfg: Imaging, rng: np.random.Generator) -> np.ndarray:
     """Partial-volume blur, additive noise, clip and cast to int16."""
     hu = cv.hu
     if cfg.blur_mm > 0:

@@ -1,4 +1,5 @@
-"""The numbers a report compares ours with: the paper's Table 1 and cost, and pointseg 0.1.0's demo."""
+"""The paper's numbers a report compares ours with: its Table 1 and cost estimate (an earlier report's numbers,
+when given, come from :mod:`pointseg.report.earlier`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,6 @@ from pointseg.report.schema import TABLE1_PIPELINE, TABLE1_ROLES, Results
 # Table 1 of the paper (seed 003) and its cost estimate ("12 % of the labelling cost").
 PAPER_TABLE = {"transverse": 0.51, "coronal": 0.41, "sagittal": 0.34, "pseudo": 0.48, "result": 0.55, "reference": 0.76}
 PAPER_COST_RATIO = 0.12
-# The quick demo (seed 0, 3 annotated + 2 test phantoms, 5 clicks per vertebra) of pointseg 0.1.0, before
-# the supervised models were reworked (median-frequency weighted CE, stride-8 scores, no normalisation or
-# augmentation) and before image-guided refinement: shown next to today's numbers.
-BEFORE_TABLE = {"transverse": 0.103, "coronal": 0.350, "sagittal": 0.394, "pseudo": 0.438, "result": 0.250,
-                "reference": 0.325}
 
 
 def paper_numbers(results: Results) -> dict:

@@ -1,5 +1,6 @@
 """The report's PNG plots, drawn on :class:`matplotlib.figure.Figure` with the Agg canvas only (no pyplot,
-no global state): Dice_wi per Table 1 row (ours, before, the paper), the per-class Dice heatmap, label
+no global state): Dice_wi per Table 1 row (ours, an earlier report's when given, the paper's), the per-class
+Dice heatmap, label
 efficiency, labelling cost and, per pipeline, the many-class metrics (median DSC and detection ratio per group)."""
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, NullLocator
 
+from pointseg.report.earlier import Comparison
 from pointseg.report.formatting import DASH, fmt_pct, fmt_seconds
-from pointseg.report.paper import BEFORE_TABLE
+from pointseg.report.many_class import many_class_entry, many_class_group_title, many_class_groups, many_class_rows
 from pointseg.report.schema import ROW_TITLES, ROWS, EfficiencyPoint, Pipeline, Row, finite
-from pointseg.report.sections import many_class_entry, many_class_group_title, many_class_groups, many_class_rows
 
 OURS_COLOR = "#1f77b4"
 PAPER_COLOR = "#9a9a9a"
-BEFORE_COLOR = "#d9b38c"
+EARLIER_COLOR = "#d9b38c"
 PSEUDO_COLOR = "#e6791e"
 RESULT_COLOR = "#1f77b4"
 LABELS_COLOR = "#2c6e9e"
@@ -41,24 +42,24 @@ def _short_title(row: str) -> str:
         ", training cases", "\n(training)").capitalize()
 
 
-def plot_dice_wi(table: dict[str, Row], paper: dict) -> bytes:
-    """Grouped bars: Dice_wi per Table 1 row, ours next to the numbers before and the paper's."""
+def plot_dice_wi(table: dict[str, Row], paper: dict, earlier: Comparison | None = None) -> bytes:
+    """Grouped bars: Dice_wi per Table 1 row, ours next to the earlier report's (a bar only where that row
+    is compared; no such series without ``earlier``) and the paper's."""
     rows = [r for r in ROWS if not r.endswith("_train") or r in table]
     fig = _new_figure(max(8.0, 1.15 * len(rows)), 4.0)
     ax = fig.add_subplot()
     x = np.arange(len(rows))
-    width = 0.27
-    series = (
-        (-width, [finite(table[r].dice_wi if r in table else None) for r in rows], OURS_COLOR, "ours"),
-        (0.0, [finite(BEFORE_TABLE.get(r)) for r in rows], BEFORE_COLOR, "before (0.1.0)"),
-        (width, [finite(paper.get(r)) for r in rows], PAPER_COLOR, "paper"),
-    )
-    for offset, values, color, label in series:
+    series = [([finite(table[r].dice_wi if r in table else None) for r in rows], OURS_COLOR, "ours")]
+    if earlier is not None:
+        series.append(([finite(earlier.dice_wi(r)) for r in rows], EARLIER_COLOR, earlier.label))
+    series.append(([finite(paper.get(r)) for r in rows], PAPER_COLOR, "paper"))
+    width = 0.81 / len(series)
+    for n, (values, color, label) in enumerate(series):
         heights = [v if v is not None else 0.0 for v in values]
-        bars = ax.bar(x + offset, heights, width, color=color, label=label)
+        bars = ax.bar(x + (n - (len(series) - 1) / 2) * width, heights, width, color=color, label=label)
         for bar, value in zip(bars, values):
-            if value is None and label != "ours":
-                continue  # the paper and 0.1.0 have no training-case rows
+            if value is None and n > 0:
+                continue  # only our missing rows say "n/a": the others have no number for every row
             text = "n/a" if value is None else f"{value:.2f}"
             ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), xytext=(0, 2),
                         textcoords="offset points", ha="center", va="bottom", fontsize=7)
@@ -67,8 +68,9 @@ def plot_dice_wi(table: dict[str, Row], paper: dict) -> bytes:
     ax.set_xticks(x, [_short_title(r) for r in rows], fontsize=8)
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("Dice$_{wi}$")
-    ax.set_title("Table 1: Dice$_{wi}$ per model: ours, before, paper", fontsize=11)
-    ax.legend(loc="upper right", frameon=False, fontsize=8, ncols=3)
+    ax.set_title("Table 1: Dice$_{wi}$ per model: ours, " + ("earlier report, " if earlier else "") + "paper",
+                 fontsize=11)
+    ax.legend(loc="upper right", frameon=False, fontsize=8, ncols=len(series))
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", color="#eeeeee")
     ax.set_axisbelow(True)

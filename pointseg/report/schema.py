@@ -1,6 +1,6 @@
 """The ``results`` of a report as typed dataclasses: parsing, validation and the JSON form.
 
-``results`` is a dict (what :func:`pointseg.evaluation.collect_results` returns and ``report.json`` holds)::
+``results`` is a dict (what :func:`pointseg.report.collect.collect_results` returns and ``report.json`` holds)::
 
     {
       "title": str,                                   # optional
@@ -12,7 +12,7 @@
           "paper": {row: Dice_wi},                    # optional; the paper's numbers where known
           "cost": {...}}},                            # optional; dataset_cost for its own label set
       "paper": {row: Dice_wi, "cost": 0.12},          # optional; PAPER_TABLE / PAPER_COST_RATIO otherwise
-      "cost": {...},                                  # pointseg.cost.dataset_cost output
+      "cost": {...},                                  # pointseg.metrics.cost.dataset_cost output
       "efficiency": [{"clicks_per_vertebra": 1, "pseudo_dice_wi": float, "result_dice_wi": float | None}],
       "timings": {stage: seconds}, "config": {...},   # optional
     }
@@ -211,7 +211,7 @@ class Pipeline:
             raise ValueError(f"{where}['paper'] has unknown key(s) {', '.join(map(repr, unknown))}")
         cost = data.get("cost")
         if cost is not None and not isinstance(cost, dict):
-            raise ValueError(f"{where}['cost'] must be a dict (the output of pointseg.cost.dataset_cost)")
+            raise ValueError(f"{where}['cost'] must be a dict (the output of pointseg.metrics.cost.dataset_cost)")
         known = {"title", "label_set", "rows", "paper", "cost"}
         return cls(name, title, label_set, rows, paper, cost, {k: v for k, v in data.items() if k not in known})
 
@@ -300,7 +300,7 @@ class Results:
             if unknown:
                 raise ValueError(f"results['paper'] has unknown key(s) {', '.join(map(repr, unknown))}")
         if not isinstance(results["cost"], dict):
-            raise ValueError("results['cost'] must be a dict (the output of pointseg.cost.dataset_cost)")
+            raise ValueError("results['cost'] must be a dict (the output of pointseg.metrics.cost.dataset_cost)")
         efficiency = results.get("efficiency") or []
         if not isinstance(efficiency, (list, tuple)):
             raise ValueError("results['efficiency'] must be a list of dicts")

@@ -5,7 +5,11 @@ pseudo-masks) with its plots and ratios; every other supervised pipeline in a se
 model on pseudo-masks next to its model on full labels, their ratio and the labelling cost), after a table
 of all pipelines side by side (with the many-class metrics of seed 001's Table 1 where the rows have them:
 median DSC, detection ratio, foreground DSC and timings per group of structures); then labelling cost,
-label efficiency, timings and the configuration.
+label efficiency, timings and the configuration. Given an earlier report, Table 1 and its plot show the
+earlier numbers next to ours (see :mod:`pointseg.report.earlier`).
+
+The tables' shared columns are in :mod:`pointseg.report.tables`, the many-class tables in
+:mod:`pointseg.report.many_class`.
 """
 
 from __future__ import annotations
@@ -14,62 +18,17 @@ import json
 from typing import Sequence
 
 from pointseg import __version__
-from pointseg.labels import GROUPS, get_label_set
 from pointseg.report.document import Details, Heading, Image, Para, Table
+from pointseg.report.earlier import Comparison, not_compared_text
 from pointseg.report.formatting import DASH, fmt_dice, fmt_int, fmt_pct, fmt_seconds
-from pointseg.report.paper import BEFORE_TABLE, paper_numbers, pipeline_paper
-from pointseg.report.schema import (CASE_SETS, PIPELINE_ROWS, ROW_TITLES, ROWS, TABLE1_PIPELINE, EfficiencyPoint,
-                                    Pipeline, Results, Row, finite, jsonable)
+from pointseg.report.many_class import many_class_blocks
+from pointseg.report.paper import paper_numbers, pipeline_paper
+from pointseg.report.schema import (PIPELINE_ROWS, ROW_TITLES, ROWS, TABLE1_PIPELINE, EfficiencyPoint, Pipeline,
+                                    Results, Row, finite, jsonable)
+from pointseg.report.tables import class_columns, measured_on, per_class_blocks, table_row_keys
 
-
-def classes(names: Sequence[str], rows: Sequence[Row]) -> list[str]:
-    """The label set's class names, then any other class the rows give a Dice for."""
-    out = list(names)
-    for row in rows:
-        out += [name for name in row.dice if name not in out]
-    return out
-
-
-# Up to this many classes the tables have a column per class; beyond it a column per group of structures
-# (vertebrae, ribs, large bones, organs), with the per-class Dice in a table of their own, one class a row.
-MAX_CLASS_COLUMNS = 12
-# The label sets the paper's Table 1 (and pointseg 0.1.0's numbers) were measured on.
+# The label sets the paper's Table 1 was measured on: its numbers are shown next to these only.
 PAPER_LABEL_SETS = ("lumbar",)
-
-
-def class_columns(label_set: str, rows: Sequence[Row | None]) -> tuple[list[str], object]:
-    """The per-class (or, for large label sets, per-group) column titles of a table of ``rows``, and the
-    function giving a row's cells."""
-    known = get_label_set(label_set)
-    names = classes(known.names, [r for r in rows if r is not None])
-    if len(names) <= MAX_CLASS_COLUMNS:
-        return names, lambda row: [fmt_dice((row.dice if row else {}).get(c)) for c in names]
-    groups = known.groups()
-
-    def cells(row: Row | None) -> list[str]:
-        out = []
-        for members in groups.values():
-            values = [finite((row.dice if row else {}).get(c)) for c in members]
-            values = [v for v in values if v is not None]
-            out.append(fmt_dice(sum(values) / len(values) if values else None))
-        return out
-
-    return [f"mean {group.replace('_', ' ')}" for group in groups], cells
-
-
-def per_class_blocks(label_set: str, rows: dict[str, Row | None], titles: dict[str, str]) -> list:
-    """For a label set too large for a column per class: the per-class Dice, one class a row, collapsed."""
-    known = get_label_set(label_set)
-    present = [r for r in rows.values() if r is not None]
-    names = classes(known.names, present)
-    if len(names) <= MAX_CLASS_COLUMNS or not present:
-        return []
-    keys = [k for k, r in rows.items() if r is not None]
-    table = Table(["Class", "Group"] + [titles[k] for k in keys],
-                  [[name, known.group_of(name) if name in known.names else DASH]
-                   + [fmt_dice(rows[k].dice.get(name)) for k in keys] for name in names],
-                  [False, False] + [True] * len(keys))
-    return [Details(f"Per-class Dice ({len(names)} classes)", blocks=[table])]
 
 
 def shows_table1(results: Results) -> bool:
@@ -78,24 +37,32 @@ def shows_table1(results: Results) -> bool:
     return any(key != "pseudo" for key in results.table) or not results.pipelines
 
 
-def _measured_on(row: Row | None) -> str:
-    return CASE_SETS.get(row.on, DASH) if row is not None and row.on else DASH
-
-
-def _table1(table: dict[str, Row], paper: dict, label_set: str) -> Table:
+def _table1(table: dict[str, Row], paper: dict, label_set: str, earlier: Comparison | None) -> Table:
+    """Table 1: our Dice_wi, the earlier report's (a column only when one is given), the paper's and the
+    per-class Dice."""
     names, cells = class_columns(label_set, list(table.values()))
-    before = BEFORE_TABLE if label_set in PAPER_LABEL_SETS else {}
-    header = ["Model", "Measured on", "Dice_wi (ours)", "Dice_wi (before)", "Dice_wi (paper)"] + names
+    header = (["Model", "Measured on", "Dice_wi (ours)"] + ([f"Dice_wi ({earlier.label})"] if earlier else [])
+              + ["Dice_wi (paper)"] + names)
     rows = []
     for key in ROWS:
         row = table.get(key)
         if row is None and key.endswith("_train"):
             continue
         rows.append(
-            [ROW_TITLES[key], _measured_on(row), fmt_dice(row.dice_wi if row is not None else None),
-             fmt_dice(before.get(key)), fmt_dice(paper.get(key), 2)] + cells(row)
+            [ROW_TITLES[key], measured_on(row), fmt_dice(row.dice_wi if row is not None else None)]
+            + ([fmt_dice(earlier.dice_wi(key))] if earlier else []) + [fmt_dice(paper.get(key), 2)] + cells(row)
         )
     return Table(header, rows, [False, False] + [True] * (len(header) - 2))
+
+
+def _earlier_para(earlier: Comparison) -> Para:
+    """What the earlier report's column is, and which of its rows are not compared."""
+    left_out = not_compared_text(earlier)
+    return Para([
+        "“", earlier.label, "”: the earlier report ", ("code", str(earlier.earlier.path)), ", shown where it "
+        "measured the same row on the same cases (its Dice_wi ratios in ", ("code", "report.json"), ").",
+        *([" Not compared: ", left_out, "."] if left_out else []),
+    ])
 
 
 def _ratio_blocks(ratios: dict) -> list:
@@ -191,18 +158,13 @@ def _cases_text(cases: Sequence[str], limit: int = 40) -> str:
     return shown + (f" … and {len(cases) - limit} more" if len(cases) > limit else "")
 
 
-def table_row_keys(pipeline: Pipeline) -> list[str]:
-    """The keys of a pipeline table's rows, in order: both targets always, a ``_train`` row when measured."""
-    return [key for key in PIPELINE_ROWS if key in pipeline.rows or not key.endswith("_train")]
-
-
 def _pipeline_table(pipeline: Pipeline, paper: dict) -> Table:
     names, cells = class_columns(pipeline.label_set, list(pipeline.rows.values()))
     header = ["Model", "Measured on", "Dice_wi"] + (["Dice_wi (paper)"] if paper else []) + names
     rows = []
     for key in table_row_keys(pipeline):
         row = pipeline.rows.get(key)
-        rows.append([pipeline.row_title(key), _measured_on(row), fmt_dice(row.dice_wi if row is not None else None)]
+        rows.append([pipeline.row_title(key), measured_on(row), fmt_dice(row.dice_wi if row is not None else None)]
                     + ([fmt_dice(paper.get(key), 2)] if paper else []) + cells(row))
     return Table(header, rows, [False, False] + [True] * (len(header) - 2))
 
@@ -232,7 +194,7 @@ def _pipelines_overview(results: Results, ratios: dict[str, dict]) -> list:
     pseudo = results.table.get("pseudo")
     pseudo_text = [] if pseudo is None or shows_table1(results) else [
         " The pseudo-masks the models learned from have a Dice_wi of ", fmt_dice(pseudo.dice_wi), " on the ",
-        _measured_on(pseudo), "."]
+        measured_on(pseudo), "."]
     return [
         Para(["Every supervised pipeline's model trained on pseudo-masks next to its model trained on full "
               "labels. Dice_wi on the test cases; each ratio divides two rows measured on the same cases.",
@@ -240,98 +202,6 @@ def _pipelines_overview(results: Results, ratios: dict[str, dict]) -> list:
         Table(["Pipeline", "Pseudo-masks: Dice_wi", "Full labels: Dice_wi", "Pseudo / full, test cases",
                "Pseudo / full, training cases", "Labelling cost"], rows, [False] + [True] * 5),
     ]
-
-
-# ------------------------------------------------------------------------------ many-class metrics
-# The groups of the many-class table (seed 001's Table 1), in its order, with their column titles.
-MANY_CLASS_GROUP_TITLES = {"vertebrae": "Spine", "ribs": "Ribs", "large_bones": "Large bones", "organs": "Organs"}
-MINUS = "\u2212"
-
-
-def many_class_plot_name(pipeline_name: str) -> str:
-    """The name of a pipeline's many-class plot (its PNG is ``<name>.png``)."""
-    return f"many_class_{pipeline_name}"
-
-
-def many_class_of(row: Row | None) -> dict | None:
-    """A row's many-class metrics (``{"all": {...}, "groups": {...}}``, see :mod:`pointseg.many_class`)."""
-    value = row.extra.get("many_class") if row is not None else None
-    return value if isinstance(value, dict) else None
-
-
-def many_class_rows(pipeline: Pipeline) -> list[str]:
-    """The keys of the pipeline's rows in table order (a ``_train`` row only when measured), or ``[]`` when no
-    row has many-class metrics."""
-    if not any(many_class_of(row) is not None for row in pipeline.rows.values()):
-        return []
-    return table_row_keys(pipeline)
-
-
-def many_class_groups(rows: Sequence[Row | None]) -> list[str]:
-    """The groups any row has many-class metrics for: those of the seed's table in its order, then others."""
-    present: list[str] = []
-    for row in rows:
-        groups = (many_class_of(row) or {}).get("groups")
-        if isinstance(groups, dict):
-            present += [g for g in groups if g not in present and isinstance(groups[g], dict)]
-    known = [g for g in (*MANY_CLASS_GROUP_TITLES, *GROUPS) if g in present]
-    return list(dict.fromkeys(known + present))
-
-
-def many_class_group_title(group: str) -> str:
-    return MANY_CLASS_GROUP_TITLES.get(group) or group.replace("_", " ").capitalize()
-
-
-def many_class_entry(row: Row | None, group: str | None) -> dict:
-    """The metrics of one group (``None``: over all classes) of a row; ``{}`` when it has none."""
-    metrics = many_class_of(row) or {}
-    entry = metrics.get("all") if group is None else (metrics.get("groups") or {}).get(group)
-    return entry if isinstance(entry, dict) else {}
-
-
-def fmt_median_dsc(entry: dict) -> str:
-    """``0.81 −0.12 +0.05``: the median DSC with the distances to the 16th and 84th percentiles."""
-    median, lower, upper = (finite(entry.get(k)) for k in ("median", "lower", "upper"))
-    if median is None:
-        return DASH
-    spread = f" {MINUS}{lower:.2f} +{upper:.2f}" if lower is not None and upper is not None else ""
-    return f"{median:.2f}{spread}"
-
-
-def _many_class_blocks(pipeline: Pipeline, plots: set[str] | frozenset = frozenset()) -> list:
-    keys = many_class_rows(pipeline)
-    if not keys:
-        return []
-    rows = [pipeline.rows.get(key) for key in keys]
-    groups = many_class_groups(rows)
-    header = ["Model", "Measured on"]
-    for group in groups:
-        header += [f"{many_class_group_title(group)} DSC", f"{many_class_group_title(group)} dr"]
-    header += ["All DSC", "All dr", "fg", "s / iteration", "Predict s / scan"]
-    table_rows = []
-    for key, row in zip(keys, rows):
-        cells = [pipeline.row_title(key), _measured_on(row)]
-        for group in (*groups, None):
-            entry = many_class_entry(row, group)
-            cells += [fmt_median_dsc(entry), fmt_dice(entry.get("detection_ratio"), 2)]
-        extra = row.extra if row is not None else {}
-        cells += [fmt_dice(many_class_entry(row, None).get("fg"), 3), fmt_dice(extra.get("seconds_per_step"), 2),
-                  fmt_dice(extra.get("predict_s"), 2)]
-        table_rows.append(cells)
-    blocks: list = [
-        Para(["Many-class metrics after “3D Segmentation Networks for Excessive Numbers of Classes” (section "
-              "3.2): DSC is the median Dice over the classes with DSC > 0, with ", MINUS,
-              "/+ the distances to the 16th and 84th percentiles; dr (detection ratio) is the share of "
-              "ground-truth classes with DSC > 0; fg is the foreground DSC of all bone together (no distinction "
-              "between bones); s / iteration is the training time per optimiser step of the run, and Predict "
-              "s / scan the mean time the model took to predict one case. Each row pools its values over the "
-              "cases it was measured on."]),
-        Table(header, table_rows, [False, False] + [True] * (len(header) - 2)),
-    ]
-    name = many_class_plot_name(pipeline.name)
-    if name in plots:
-        blocks.append(Image(name, f"Median DSC and detection ratio per group, {pipeline.title}"))
-    return blocks
 
 
 def _pipeline_blocks(results: Results, pipeline: Pipeline, ratios: dict,
@@ -342,17 +212,45 @@ def _pipeline_blocks(results: Results, pipeline: Pipeline, ratios: dict,
               ": the model trained on pseudo-masks and the one trained on full labels, on the test cases and "
               "again on the annotated cases they were trained on (“training cases”)."]),
         _pipeline_table(pipeline, pipeline_paper(results, pipeline.name)),
-        *_many_class_blocks(pipeline, plots),
+        *many_class_blocks(pipeline, plots),
         *per_class_blocks(pipeline.label_set, {k: pipeline.rows.get(k) for k in PIPELINE_ROWS},
                           {k: pipeline.row_title(k) for k in PIPELINE_ROWS}),
         *_pipeline_ratio_blocks(ratios),
     ]
 
 
+def _table1_blocks(results: Results, ratios: dict, plots: set[str], earlier: Comparison | None) -> list:
+    """Table 1 (with the earlier report's numbers when given), its plots and the ratios."""
+    main = results.pipelines.get(TABLE1_PIPELINE)
+    paper = paper_numbers(results) if results.label_set in PAPER_LABEL_SETS else {}
+    blocks = [
+        Heading(2, "Table 1: Dice_wi and per-class Dice" + (f" ({main.title})" if main else "")),
+        Para(["Dice_wi is the Dice weighted by the inverse class occurrence (eq. 5 of the paper), background "
+              "included. “", DASH, "”: not evaluated, or the class is absent. The paper notes its transverse "
+              "model cannot tell L1–L5 apart, so that row's Dice_wi flatters it. The planar models and the "
+              "pseudo-masks are measured on the annotated cases (the pseudo-masks exist for those); the result "
+              "(", ("code", TABLE1_PIPELINE), " trained on the pseudo-masks) and the reference (trained on "
+              "full labels) on the test cases, and again on the annotated cases they were trained on "
+              "(“training cases”), so that under- and over-fitting can be told apart. The result and the "
+              "reference are the supervised models' outputs after their post-processing (the run's config says "
+              "which; by default each vertebra's boundary is re-drawn on the CT's bone)."]),
+        *([_earlier_para(earlier)] if earlier else []),
+        _table1(results.table, paper, results.label_set, earlier),
+        *per_class_blocks(results.label_set, {k: results.table.get(k) for k in ROWS},
+                          {k: ROW_TITLES[k] for k in ROWS}),
+        Image("dice_wi", f"Dice_wi per model: ours, {earlier.label} and the paper" if earlier else
+              "Dice_wi per model, ours vs the paper"),
+    ]
+    if "per_class_dice" in plots:
+        blocks.append(Image("per_class_dice", "Per-class Dice heatmap"))
+    return blocks + [Heading(2, "Ratios: accuracy kept and labelling cost"), *_ratio_blocks(ratios)]
+
+
 def build_document(results: Results, ratios: dict, pipeline_ratios: dict[str, dict],
-                   plots: set[str]) -> tuple[str, list]:
+                   plots: set[str], earlier: Comparison | None = None) -> tuple[str, list]:
     """The report's title and blocks; ``ratios`` from :func:`~pointseg.report.ratios.compute_ratios`,
-    ``pipeline_ratios`` by pipeline name, ``plots`` the names of the PNGs drawn."""
+    ``pipeline_ratios`` by pipeline name, ``plots`` the names of the PNGs drawn, ``earlier`` the comparison
+    with an earlier report (:func:`~pointseg.report.earlier.compare`; none: no comparison is shown)."""
     title = results.title or f"pointseg report: {results.dataset}"
     cases = results.cases
     blocks: list = [
@@ -362,28 +260,7 @@ def build_document(results: Results, ratios: dict, pipeline_ratios: dict[str, di
               f" · pointseg {__version__}"]),
     ]
     if shows_table1(results):
-        main = results.pipelines.get(TABLE1_PIPELINE)
-        paper = paper_numbers(results) if results.label_set in PAPER_LABEL_SETS else {}
-        blocks += [
-            Heading(2, "Table 1: Dice_wi and per-class Dice" + (f" ({main.title})" if main else "")),
-            Para(["Dice_wi is the Dice weighted by the inverse class occurrence (eq. 5 of the paper), background "
-                  "included. “", DASH, "”: not evaluated, or the class is absent. The paper notes its transverse "
-                  "model cannot tell L1–L5 apart, so that row's Dice_wi flatters it. The planar models and the "
-                  "pseudo-masks are measured on the annotated cases (the pseudo-masks exist for those); the result "
-                  "(", ("code", TABLE1_PIPELINE), " trained on the pseudo-masks) and the reference (trained on "
-                  "full labels) on the test cases, and again on the annotated cases they were trained on "
-                  "(“training cases”), so that under- and over-fitting can be told apart. The result and the "
-                  "reference are the supervised models' outputs after their post-processing (the run's config says "
-                  "which; by default each vertebra's boundary is re-drawn on the CT's bone). “Before”: pointseg "
-                  "0.1.0's quick demo (seed 0), before its supervised models and refinement were reworked."]),
-            _table1(results.table, paper, results.label_set),
-            *per_class_blocks(results.label_set, {k: results.table.get(k) for k in ROWS},
-                              {k: ROW_TITLES[k] for k in ROWS}),
-            Image("dice_wi", "Dice_wi per model, ours vs the paper"),
-        ]
-        if "per_class_dice" in plots:
-            blocks.append(Image("per_class_dice", "Per-class Dice heatmap"))
-        blocks += [Heading(2, "Ratios: accuracy kept and labelling cost"), *_ratio_blocks(ratios)]
+        blocks += _table1_blocks(results, ratios, plots, earlier)
     others = results.other_pipelines
     if others:
         blocks += [Heading(2, "Supervised pipelines: pseudo-masks against full labels"),

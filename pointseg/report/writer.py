@@ -7,14 +7,18 @@ import os
 import re
 from pathlib import Path
 
-from pointseg.atomic import atomic_path, write_text
+from pointseg import __version__
+from pointseg.io.atomic import atomic_path, write_text
 from pointseg.labels import get_label_set
 from pointseg.report.document import render_html, render_markdown
+from pointseg.report.earlier import VERSION_KEY, Comparison, compare, read_earlier_report
+from pointseg.report.many_class import many_class_plot_name, many_class_rows
 from pointseg.report.paper import PAPER_COST_RATIO, PAPER_TABLE, paper_numbers, pipeline_paper
 from pointseg.report.plots import plot_cost, plot_dice_wi, plot_efficiency, plot_many_class, plot_per_class
 from pointseg.report.ratios import compute_ratios, pipeline_ratios
 from pointseg.report.schema import ROWS, Results, finite, jsonable
-from pointseg.report.sections import build_document, classes, many_class_plot_name, many_class_rows, shows_table1
+from pointseg.report.sections import build_document, shows_table1
+from pointseg.report.tables import classes
 
 PLOT_FILES = {
     "dice_wi": "dice_wi.png",
@@ -40,11 +44,11 @@ def _stale_plots(out_dir: Path, drawn: dict[str, bytes]) -> list[Path]:
     return [p for p in stale if p.name not in current and p.exists()]
 
 
-def _plots(results: Results, ratios: dict) -> dict[str, bytes]:
+def _plots(results: Results, ratios: dict, earlier: Comparison | None) -> dict[str, bytes]:
     table, paper = results.table, paper_numbers(results)
     pngs: dict[str, bytes] = {}
     if shows_table1(results):
-        pngs["dice_wi"] = plot_dice_wi(table, paper)
+        pngs["dice_wi"] = plot_dice_wi(table, paper, earlier)
         class_rows = [r for r in ROWS if r in table and table[r].dice]
         if class_rows:
             names = classes(get_label_set(results.label_set).names, list(table.values()))
@@ -59,11 +63,18 @@ def _plots(results: Results, ratios: dict) -> dict[str, bytes]:
     return pngs
 
 
-def report_document(results: Results, ratios: dict, by_pipeline: dict[str, dict]) -> dict:
+def report_document(results: Results, ratios: dict, by_pipeline: dict[str, dict],
+                    earlier: Comparison | None = None) -> dict:
     """``report.json``: the results (Table 1 and the pipelines joined) with what the report derived: the
     paper's numbers (``paper``, and each pipeline's where known), ``ratios`` for Table 1 and each
-    pipeline's ``ratios``."""
+    pipeline's ``ratios``, the pointseg version writing it (``pointseg_version``) and, when an earlier
+    report is compared, ``earlier`` (see :mod:`pointseg.report.earlier`; never carried over from results
+    that were themselves read from a report.json)."""
     document = results.to_dict()
+    document[VERSION_KEY] = __version__
+    document.pop("earlier", None)
+    if earlier is not None:
+        document["earlier"] = earlier.to_dict()
     document.setdefault("paper", {**PAPER_TABLE, "cost": PAPER_COST_RATIO})
     document["ratios"] = ratios
     for name, entry in document["pipelines"].items():
@@ -74,7 +85,8 @@ def report_document(results: Results, ratios: dict, by_pipeline: dict[str, dict]
     return document
 
 
-def write_report(results: dict | Results, out_dir: str | os.PathLike) -> dict[str, Path]:
+def write_report(results: dict | Results, out_dir: str | os.PathLike,
+                 earlier: str | os.PathLike | None = None) -> dict[str, Path]:
     """Write ``report.md``, ``report.html``, ``report.json`` and the PNG plots into ``out_dir``.
 
     Every file is written atomically. ``results`` is checked first (:class:`ValueError` naming the missing
@@ -83,15 +95,23 @@ def write_report(results: dict | Results, out_dir: str | os.PathLike) -> dict[st
     given, ``labelling_cost``, and ``many_class_<pipeline>`` for each pipeline with a section of its own
     whose rows have many-class metrics). A plot of those names left from an earlier report that does not
     apply now is removed.
+
+    ``earlier``: the ``report.json`` of an earlier report (or its folder) to compare with: its Table 1
+    Dice_wi are shown next to ours in Table 1 and the Dice_wi plot, labelled with its pointseg version and
+    folder name, for each row measured on the same cases, and written to ``report.json['earlier']``
+    (:mod:`pointseg.report.earlier`). A missing or unreadable file, or one of another label set, is an
+    :class:`~pointseg.errors.InputError` naming it, raised before anything is written. Without it no
+    comparison is shown.
     """
     results = results if isinstance(results, Results) else Results.from_dict(results)
+    comparison = compare(results, read_earlier_report(earlier)) if earlier is not None else None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ratios = compute_ratios(results)
     by_pipeline = {name: pipeline_ratios(results, name) for name in results.pipelines}
-    pngs = _plots(results, ratios)
-    title, blocks = build_document(results, ratios, by_pipeline, set(pngs))
-    document = report_document(results, ratios, by_pipeline)
+    pngs = _plots(results, ratios, comparison)
+    title, blocks = build_document(results, ratios, by_pipeline, set(pngs), comparison)
+    document = report_document(results, ratios, by_pipeline, comparison)
     # Everything is rendered before the first file is replaced: a failure leaves the old report whole.
     texts = {
         "markdown": ("report.md", render_markdown(blocks, {n: plot_file(n) for n in pngs})),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pointseg.synthetic import write_phantoms
+from pointseg.simulate.cases import write_phantoms
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 from pointseg.annotate.session import AnnotationSession
 from pointseg.errors import InputError
 from pointseg.labels import get_label_set
-from pointseg.points import read_points
+from pointseg.io.points import read_points
 from tests.conftest import oblique_affine
 
 LABELS = get_label_set()

@@ -6,10 +6,10 @@ import numpy as np
 from napari.layers import Labels
 
 from pointseg.annotate.layers import DisplayGeometry
-from pointseg.clicks import ClickConfig
+from pointseg.simulate.clicks import ClickConfig
 from pointseg.labels import get_label_set
-from pointseg.synthetic import write_simulated_clicks
-from pointseg.volume import read_volume
+from pointseg.simulate.cases import write_simulated_clicks
+from pointseg.io.volume import read_volume
 
 
 def _pseudo_layers(viewer):
@@ -77,7 +77,7 @@ def test_build_can_be_cancelled_and_leaves_no_pseudo_mask(make_napari_viewer, ca
 
 def test_build_needs_points_and_a_case(make_napari_viewer, case_dir, tmp_path):
     from pointseg.annotate.app import open_annotation
-    from pointseg.volume import write_nifti
+    from pointseg.io.volume import write_nifti
 
     viewer, widget = open_annotation(case_dir, viewer=make_napari_viewer())
     assert widget.build_pseudo_mask() is None and "Click some points" in widget.build_status.text()

@@ -8,11 +8,11 @@ import pytest
 from pointseg.annotate.layers import DisplayGeometry, image_layer
 from pointseg.annotate.reader import get_reader, points_path_for
 from pointseg.annotate.writer import write_labels_layer, write_points_layer
-from pointseg.clicks import ClickConfig
+from pointseg.simulate.clicks import ClickConfig
 from pointseg.labels import get_label_set
-from pointseg.points import Points, read_points, write_points
-from pointseg.synthetic import write_simulated_clicks
-from pointseg.volume import Volume, read_volume, write_itk, write_nifti
+from pointseg.io.points import Points, read_points, write_points
+from pointseg.simulate.cases import write_simulated_clicks
+from pointseg.io.volume import Volume, read_volume, write_itk, write_nifti
 from tests.conftest import box_labels, oblique_affine
 
 

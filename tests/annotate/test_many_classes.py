@@ -9,8 +9,8 @@ from qtpy.QtCore import QPoint, Qt
 from pointseg.annotate.label_picker import matches
 from pointseg.annotate.session import AnnotationSession, label_order
 from pointseg.labels import RIB_NAMES, get_label_set
-from pointseg.points import read_points
-from pointseg.volume import Volume, read_volume, write_nifti
+from pointseg.io.points import read_points
+from pointseg.io.volume import Volume, read_volume, write_nifti
 
 RIBS = get_label_set("ribs")
 SCREENSHOT = "/tmp/pointseg_ribs_widget.png"

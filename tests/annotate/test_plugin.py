@@ -71,7 +71,7 @@ def test_annotate_command_opens_the_case_with_the_widget_docked(case_dir, monkey
 ])
 def test_annotate_rejects_bad_input_in_one_line(tmp_path, make_input, message):
     path = make_input(tmp_path)
-    result = subprocess.run([sys.executable, "-m", "pointseg.cli", "annotate", str(path)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "pointseg", "annotate", str(path)], capture_output=True,
                             encoding="utf-8", errors="replace", timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr and str(path.name) in result.stderr
@@ -79,7 +79,7 @@ def test_annotate_rejects_bad_input_in_one_line(tmp_path, make_input, message):
 
 def test_annotate_rejects_a_broken_points_file(case_dir):
     (case_dir / "points.csv").write_text("label,i,j,k\nL9,1,2,3\n", encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "pointseg.cli", "annotate", str(case_dir)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "pointseg", "annotate", str(case_dir)], capture_output=True,
                             encoding="utf-8", errors="replace", timeout=300)
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
     assert "points.csv" in result.stderr and "L9" in result.stderr
@@ -87,7 +87,7 @@ def test_annotate_rejects_a_broken_points_file(case_dir):
 
 def test_annotate_without_a_display_says_so(case_dir):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    result = subprocess.run([sys.executable, "-m", "pointseg.cli", "annotate", str(case_dir)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "pointseg", "annotate", str(case_dir)], capture_output=True,
                             encoding="utf-8", errors="replace", env=env, timeout=300)
     assert result.returncode == 2 and "no display" in result.stderr and "Traceback" not in result.stderr
 

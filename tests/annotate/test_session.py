@@ -7,8 +7,8 @@ from qtpy.QtCore import QPoint, Qt
 
 from pointseg.cli import main
 from pointseg.labels import get_label_set
-from pointseg.points import read_points
-from pointseg.volume import read_volume
+from pointseg.io.points import read_points
+from pointseg.io.volume import read_volume
 
 KEYS = [Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4, Qt.Key.Key_5]
 

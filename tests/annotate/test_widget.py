@@ -14,8 +14,8 @@ from qtpy.QtCore import QPoint, Qt
 from pointseg.annotate.layers import DisplayGeometry
 from pointseg.annotate.views import VIEW_ORDERS
 from pointseg.labels import get_label_set
-from pointseg.points import read_points
-from pointseg.volume import read_volume
+from pointseg.io.points import read_points
+from pointseg.io.volume import read_volume
 
 LABELS = get_label_set()
 
@@ -54,7 +54,7 @@ def test_case_opens_in_physical_space_with_the_widget_attached(annotation, case_
 
 def test_anisotropic_scan_is_not_squashed(make_napari_viewer, tmp_path):
     from pointseg.annotate.app import open_annotation
-    from pointseg.synthetic import write_phantoms
+    from pointseg.simulate.cases import write_phantoms
 
     write_phantoms(tmp_path, 1, seed=2, spacing=(2.0, 2.0, 6.0))
     viewer = make_napari_viewer()

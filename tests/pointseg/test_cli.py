@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pointseg.cli import build_parser, main
-from pointseg.volume import Volume, write_nifti
+from pointseg.io.volume import Volume, write_nifti
 from tests.conftest import REAL_CASE, box_labels
 
 COMMANDS = ["demo", "annotate", "phantom", "simulate-clicks", "import", "check", "evaluate", "preprocess", "train-planar", "fuse", "train", "report", "predict"]
@@ -24,7 +24,7 @@ def test_every_command_has_help(command, capsys):
 def test_console_script_runs_as_a_process(tmp_path):
     bad = tmp_path / "pred.nii.gz"
     bad.write_bytes(b"\x1f\x8b not really gzip")
-    result = subprocess.run([sys.executable, "-m", "pointseg.cli", "evaluate", str(bad), str(REAL_CASE / "labels.nii.gz")],
+    result = subprocess.run([sys.executable, "-m", "pointseg", "evaluate", str(bad), str(REAL_CASE / "labels.nii.gz")],
                             capture_output=True, encoding="utf-8", errors="replace")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0, "one line"
@@ -99,7 +99,7 @@ def test_a_ct_with_nan_voxels_is_one_line_with_exit_status_2(tmp_path):
     ct[2, 3, 4] = np.nan
     write_nifti(Volume(ct, np.eye(4)), tmp_path / "ct.nii.gz")
     write_nifti(Volume(np.zeros((6, 7, 8), np.uint8), np.eye(4)), tmp_path / "gt.nii.gz")
-    result = subprocess.run([sys.executable, "-m", "pointseg.cli", "evaluate", str(tmp_path / "ct.nii.gz"),
+    result = subprocess.run([sys.executable, "-m", "pointseg", "evaluate", str(tmp_path / "ct.nii.gz"),
                              str(tmp_path / "gt.nii.gz")], capture_output=True, encoding="utf-8", errors="replace")
     assert result.returncode == 2
     assert result.stderr == (f"pointseg evaluate: error: {tmp_path / 'ct.nii.gz'}: 1 voxel is NaN or infinite "

@@ -3,11 +3,11 @@ import pytest
 from scipy import ndimage
 
 from pointseg.cli import main
-from pointseg.clicks import ClickConfig, case_rng, simulate_clicks
-from pointseg.dataset import discover_cases
+from pointseg.simulate.clicks import ClickConfig, case_rng, simulate_clicks
+from pointseg.io.dataset import discover_cases
 from pointseg.errors import InputError
 from pointseg.labels import get_label_set
-from pointseg.points import read_points
+from pointseg.io.points import read_points
 
 LUMBAR = get_label_set()
 

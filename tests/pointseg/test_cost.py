@@ -2,11 +2,11 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from pointseg.cost import CostModel, anatomical_axis, case_cost, dataset_cost, measured_seconds_per_click, structure_slices
-from pointseg.dataset import discover_cases
+from pointseg.metrics.cost import CostModel, anatomical_axis, case_cost, dataset_cost, measured_seconds_per_click, structure_slices
+from pointseg.io.dataset import discover_cases
 from pointseg.errors import InputError
 from pointseg.labels import get_label_set
-from pointseg.points import Points, write_points
+from pointseg.io.points import Points, write_points
 from tests.conftest import write_case
 
 LUMBAR = get_label_set()

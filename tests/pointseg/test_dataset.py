@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from pointseg.cli import main
-from pointseg.dataset import check_case, discover_cases
+from pointseg.io.dataset import check_case, discover_cases
 from pointseg.errors import InputError
 from pointseg.labels import get_label_set
-from pointseg.volume import Volume, write_nifti
+from pointseg.io.volume import Volume, write_nifti
 from tests.conftest import box_labels
 from tests.pointseg.test_volume import write_dicom_series
 

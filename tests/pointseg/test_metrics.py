@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from pointseg.labels import get_label_set
-from pointseg.metrics import confusion_matrix, dice_from_confusion, dice_scores
+from pointseg.metrics.dice import confusion_matrix, dice_from_confusion, dice_scores
+from pointseg.metrics.summary import scores_as_dict
 
 
 def test_dice_and_dice_wi_by_hand():
@@ -27,7 +28,7 @@ def test_classes_absent_from_ground_truth_do_not_count_in_dice_wi():
     assert result.dice_wi == pytest.approx((2 / 3 * 0.5 + 1 * 0.5) / 1.0)
     assert result.dice[2] == 0.0
     assert np.isnan(result.dice[3])
-    as_dict = result.as_dict(get_label_set())
+    as_dict = scores_as_dict(result, get_label_set())
     assert set(as_dict["dice"]) == {"background", "L1", "L2"}
     assert as_dict["dice"]["L2"] == 0.0
 
@@ -55,5 +56,5 @@ def test_dice_per_group_by_hand():
     gt = np.array([t7, t7, t8, t8, rib, rib, 0, 0])
     pred = np.array([t7, t7, t8, 0, rib, 0, 0, rib])
     # T7 1.0, T8 2*1/(1+2) = 2/3, rib 2*1/(2+2) = 0.5
-    groups = dice_scores(pred, gt, bones.num_classes).as_dict(bones)["groups"]
+    groups = scores_as_dict(dice_scores(pred, gt, bones.num_classes), bones)["groups"]
     assert groups == {"vertebrae": pytest.approx((1 + 2 / 3) / 2), "ribs": pytest.approx(0.5)}

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from pointseg.inference import POSTPROCESSING
-from pointseg.morphology import keep_largest_per_class
+from pointseg.predict.steps import STEPS, build_step
+from pointseg.imaging.morphology import keep_largest_per_class
 
 
 def test_each_class_keeps_its_largest_component():
@@ -16,6 +16,7 @@ def test_each_class_keeps_its_largest_component():
     out = keep_largest_per_class(labels, 4)
     assert (out == 1).sum() == 8 and out[5, 5, 5] == 0
     assert (out == 2).sum() == 2 and (out == 3).sum() == 1
-    assert out.dtype == np.uint8 and set(POSTPROCESSING) == {"none", "largest_component", "bone_watershed"}
-    assert np.array_equal(POSTPROCESSING.build("none")(labels, None, None, 4), labels)
-    assert np.array_equal(POSTPROCESSING.build("largest_component")(labels, None, None, 4), out)
+    assert out.dtype == np.uint8 and {"none", "largest_component", "bone_watershed"} <= set(STEPS)
+    no_clicks = (np.zeros((0, 3)), np.zeros(0, np.int64))
+    assert np.array_equal(build_step("none")(labels, None, None, no_clicks), labels)
+    assert np.array_equal(build_step("largest_component")(labels, None, None, no_clicks), out)

@@ -6,7 +6,7 @@ from scipy import ndimage
 
 from pointseg.cli import main
 from pointseg.phantom import PhantomConfig, make_phantom
-from pointseg.volume import read_volume
+from pointseg.io.volume import read_volume
 
 COARSE = PhantomConfig(spacing=(3.0, 3.0, 3.0), fov_cut_prob=0.0)
 

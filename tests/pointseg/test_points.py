@@ -3,7 +3,7 @@ import pytest
 
 from pointseg.errors import InputError
 from pointseg.labels import get_label_set
-from pointseg.points import Points, format_points, read_points, write_points
+from pointseg.io.points import Points, format_points, read_points, write_points
 from tests.conftest import oblique_affine
 
 LUMBAR = get_label_set("lumbar")

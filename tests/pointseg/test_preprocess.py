@@ -3,12 +3,12 @@ import pytest
 
 from pointseg.errors import InputError
 from pointseg.labels import get_label_set
-from pointseg.points import Points
-from pointseg.preprocess import (
+from pointseg.io.points import Points
+from pointseg.imaging.preprocess import (
     AXES, PreprocessConfig, cached_stack, enhance, load_stack, normalize_axis, plan_geometry, preprocess_case,
 )
-from pointseg.dataset import discover_cases
-from pointseg.volume import Volume, read_volume
+from pointseg.io.dataset import discover_cases
+from pointseg.io.volume import Volume, read_volume
 from tests.conftest import REAL_CASE, oblique_affine
 
 LUMBAR = get_label_set()
@@ -114,8 +114,8 @@ def test_enhance_windows_and_equalises():
 
 
 def test_hdf5_cache_round_trip_and_reuse(box_dataset, tmp_path):
-    from pointseg.clicks import ClickConfig, case_rng, simulate_clicks
-    from pointseg.points import write_points
+    from pointseg.simulate.clicks import ClickConfig, case_rng, simulate_clicks
+    from pointseg.io.points import write_points
 
     case = [c for c in discover_cases(box_dataset) if c.id == "oblique"][0]
     points = simulate_clicks(case.load_labels(), LUMBAR, ClickConfig(per_class=2, background=2), case_rng(0, case.id))
@@ -170,7 +170,7 @@ def test_full_planes_and_body_pixels_from_hounsfield_units():
 
 
 def test_with_context_repeats_the_end_slices():
-    from pointseg.preprocess import with_context
+    from pointseg.imaging.preprocess import with_context
 
     image = np.arange(4)[:, None, None] * np.ones((1, 2, 3), dtype=np.uint8)
     out = with_context(image, 0, 4, 1)

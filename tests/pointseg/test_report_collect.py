@@ -6,15 +6,15 @@ import shutil
 import numpy as np
 import pytest
 
-from pointseg.clicks import ClickConfig
+from pointseg.simulate.clicks import ClickConfig
 from pointseg.errors import InputError
-from pointseg.evaluation import collect_results
+from pointseg.report.collect import collect_results
 from pointseg.labels import get_label_set
 from pointseg.report import write_report
 from pointseg.runs import CONFIG_NAME, read_run_info
-from pointseg.synthetic import write_phantoms, write_simulated_clicks
+from pointseg.simulate.cases import write_phantoms, write_simulated_clicks
 from pointseg.train.supervised import train_supervised
-from pointseg.volume import Volume, read_volume, write_nifti
+from pointseg.io.volume import Volume, read_volume, write_nifti
 
 ANNOTATED, TEST = ["phantom_000", "phantom_001"], ["phantom_002"]
 
@@ -119,3 +119,54 @@ def test_two_runs_for_one_row_are_an_input_error(runs, tmp_path):
     shutil.copytree(folder / "unet3d-labels", tmp_path / "again")
     with pytest.raises(InputError, match="two runs of unet3d on full labels"):
         collect_results([folder / "unet3d-labels", tmp_path / "again"], dataset)
+
+
+def test_a_run_is_never_scored_as_test_on_cases_it_trained_on(runs, tmp_path):
+    """Without DATASET/split.json the test cases are the labelled cases without clicks, and a run on full
+    labels trains on those too: its test row leaves them out (RUN/split.json), and says so when none is left."""
+    dataset, folder = runs
+    plain = tmp_path / "dataset"
+    shutil.copytree(dataset, plain, ignore=shutil.ignore_patterns(".pointseg-cache"))
+    (plain / "split.json").unlink()
+    write_phantoms(plain, 1, seed=6, spacing=(4.0, 4.0, 4.0), first_index=3)  # a second case without clicks
+    every = ANNOTATED + TEST + ["phantom_003"]
+    labels = tmp_path / "runs" / "fcn8-labels"
+    train_supervised(plain, "labels", labels, profile="tiny", seed=0, epochs=1, steps_per_epoch=1, val_every=0,
+                     device="cpu")
+    assert sorted(json.loads((labels / "split.json").read_text(encoding="utf-8"))["train"]) == every
+
+    results = collect_results([labels], plain, tmp_path / "report")
+    row = results["pipelines"]["fcn8"]["rows"]["labels"]
+    assert results["cases"] == TEST + ["phantom_003"]
+    assert row["dice_wi"] is None and row["cases"] == [] and row["on"] == "test"
+    assert row["left_out"] == TEST + ["phantom_003"] and "every test case" in row["not_measured"]
+    assert results["table"]["reference"] is row
+    assert results["pipelines"]["fcn8"]["rows"]["labels_train"]["cases"] == ANNOTATED
+    assert not (tmp_path / "report" / "predictions" / "reference").exists()
+    text = write_report(results, tmp_path / "report")["markdown"].read_text(encoding="utf-8")
+    reference = next(line for line in text.splitlines() if line.startswith("| Reference (full masks) |"))
+    assert "none of the test cases: its run saw them all in training" in reference
+
+    # a run that trained on one of the two test cases is scored on the other only, next to a run that trained
+    # on neither (and measured both): no ratio between the two
+    shutil.copytree(labels, tmp_path / "partial" / "fcn8-labels")
+    split = {"train": ANNOTATED + ["phantom_003"], "val": []}
+    (tmp_path / "partial" / "fcn8-labels" / "split.json").write_text(json.dumps(split), encoding="utf-8")
+    shutil.copytree(folder / "fcn8-pseudo", tmp_path / "partial" / "fcn8-pseudo")
+    results = collect_results([tmp_path / "partial"], plain)
+    rows = results["pipelines"]["fcn8"]["rows"]
+    assert rows["labels"]["cases"] == TEST and rows["labels"]["left_out"] == ["phantom_003"]
+    assert rows["pseudo"]["cases"] == TEST + ["phantom_003"] and "left_out" not in rows["pseudo"]
+    text = write_report(results, tmp_path / "partial-report")["markdown"].read_text(encoding="utf-8")
+    reference = next(line for line in text.splitlines() if line.startswith("| Reference (full masks) |"))
+    assert "test cases, less 1 its run saw in training" in reference
+    assert "| Result / reference, both on the test cases (Dice_wi) | – |" in text
+
+
+def test_an_unreadable_run_split_is_an_input_error(runs, tmp_path):
+    dataset, folder = runs
+    run = tmp_path / "fcn8-labels"
+    shutil.copytree(folder / "fcn8-labels", run)
+    (run / "split.json").write_text('{"train": "phantom_000"}', encoding="utf-8")
+    with pytest.raises(InputError, match="split.json"):
+        collect_results([run], dataset)

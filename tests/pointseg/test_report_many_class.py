@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pointseg.evaluation import seconds_per_step
+from pointseg.report.collect import seconds_per_step
 from pointseg.report import write_report
 from pointseg.runs import LOG_NAME
 

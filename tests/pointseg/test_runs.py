@@ -6,17 +6,18 @@ import json
 import subprocess
 import sys
 
+import h5py
 import numpy as np
 import pytest
 import torch
 
 from pointseg.cli import main
 from pointseg.errors import InputError
-from pointseg.inference import PREDICTORS, load_model, predict_file
-from pointseg.preprocess import PreprocessConfig
+from pointseg.predict import PREDICTORS, load_model, predict_file
+from pointseg.imaging.preprocess import PreprocessConfig
 from pointseg.runs import (CHECKPOINT_NAME, CONFIG_NAME, SPLIT_NAME, RunInfo, find_runs, load_checkpoint,
                            read_run_info, run_info_from, save_checkpoint, write_run_files)
-from pointseg.volume import Volume, read_volume, write_nifti
+from pointseg.io.volume import Volume, read_volume, write_nifti
 from pointseg.train.config import PlanarConfig, make_config
 from pointseg.train.pipelines import PIPELINES
 from pointseg.train.supervised import SUPERVISED_LOSSES, SupervisedConfig, make_supervised_config
@@ -73,10 +74,15 @@ class _ConstantPredictor:
 
         return cls(int(checkpoint["model"]["value"]), get_label_set(checkpoint["config"]["label_set"]))
 
-    def predict_labels(self, ct, device="cpu", batch_size=8, show_progress=False):
-        probs = np.zeros(ct.shape + (self.label_set.num_classes,), np.float32)
-        probs[..., self.value] = 1
-        return np.full(ct.shape, self.value, np.uint8), probs
+    has_probabilities = True
+
+    def predict(self, ct, device="cpu", batch_size=8, show_progress=False, probabilities=None):
+        from pointseg.predict import Prediction
+
+        if probabilities is not None:
+            probs = probabilities(ct.shape + (self.label_set.num_classes,))
+            probs[..., self.value] = 1
+        return Prediction({"labels": np.full(ct.shape, self.value, np.uint8)})
 
 
 def test_predict_picks_the_predictor_the_checkpoint_names(tmp_path, monkeypatch):
@@ -93,20 +99,27 @@ def test_predict_picks_the_predictor_the_checkpoint_names(tmp_path, monkeypatch)
     write_nifti(Volume(np.zeros((4, 5, 6), np.int16), np.diag([2.0, 2.0, 3.0, 1.0])), ct, dtype=np.int16)
     out = predict_file(run, ct, tmp_path / "pred.nii.gz", tmp_path / "p.h5", device="cpu", show_progress=False)
     assert np.all(read_volume(out).array == 3)
+    with h5py.File(tmp_path / "p.h5") as f:  # the probabilities the predictor handed over, with the class names
+        assert f["probabilities"].shape == (4, 5, 6, 6) and np.all(f["probabilities"][..., 3] == 1)
+        assert list(f.attrs["classes"])[3] == "L3"
     # a predictor nobody registered is a clear error naming the known ones
     monkeypatch.delitem(PREDICTORS, "constant")
     with pytest.raises(InputError, match="unknown predictor 'constant'.*slices"):
         load_model(run)
 
 
-def test_train_help_lists_the_registered_pipelines(capsys):
+def test_train_help_lists_the_registered_pipelines_and_shows_the_chosen_ones_options(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = capsys.readouterr().out
     for name, pipeline in PIPELINES.items():
-        assert name in text and f"{name} options" in text
-        assert pipeline.predictor in PREDICTORS
-    assert "--pipeline {fcn8}" in text.replace("\n", " ") or "{fcn8" in text
+        assert name in text and pipeline.predictor in PREDICTORS
+    assert "fcn8 options" in text and "unet3d options" not in text and "--sampling" not in text
+    with pytest.raises(SystemExit):
+        main(["train", "--pipeline", "unet3d", "--help"])
+    text = capsys.readouterr().out
+    assert "unet3d options" in text and "--sampling" in text and "fcn8 options" not in text
+    assert "(default: bones)" in text.replace("\n", " ").replace("  ", " ")  # --labels default of unet3d
 
 
 def test_unknown_pipeline_is_refused(tmp_path, capsys):

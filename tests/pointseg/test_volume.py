@@ -6,7 +6,7 @@ import pytest
 import SimpleITK as sitk
 
 from pointseg.errors import InputError
-from pointseg.volume import (
+from pointseg.io.volume import (
     Volume, grid_difference, read_volume, reorient, resample_like, resample_to_spacing, to_sitk, undo_reorient,
     write_itk, write_nifti,
 )

@@ -5,10 +5,10 @@ import pytest
 from scipy import ndimage
 
 from pointseg.errors import InputError
-from pointseg.metrics import dice_scores
-from pointseg.volume import Volume
-from pointseg.bone import fill_holes_2d, foreground_box, keep_clicked_components, slice_axis
-from pointseg.pseudo.refine import REFINEMENTS, build_refinement
+from pointseg.metrics.dice import dice_scores
+from pointseg.io.volume import Volume
+from pointseg.imaging.bone import fill_holes_2d, foreground_box, keep_clicked_components, slice_axis
+from pointseg.predict.steps import STEPS, build_step
 
 SPACING = (1.5, 1.5, 1.5)
 SHAPE = (40, 40, 64)
@@ -52,20 +52,20 @@ def spine():
 
 
 def test_registry_and_none():
-    assert {"none", "bone_watershed", "bone_watershed_fused"} <= set(REFINEMENTS)
+    assert {"none", "bone_watershed", "bone_watershed_fused"} <= set(STEPS)
     labels = np.random.default_rng(0).integers(0, 3, SHAPE).astype(np.uint8)
-    out = build_refinement("none")(labels, None, None, None)
+    out = build_step("none")(labels, None, None, None)
     assert np.array_equal(out, labels)
-    with pytest.raises(InputError, match="unknown refinement 'crf'"):
-        build_refinement("crf")
+    with pytest.raises(InputError, match="unknown step 'crf'"):
+        build_step("crf")
     with pytest.raises(InputError, match="grow_mm"):
-        build_refinement("bone_watershed", grow_mm=-1)
+        build_step("bone_watershed", grow_mm=-1)
 
 
 def test_bone_watershed_redraws_the_classes_on_bone(spine):
     ct, truth, fused, probs, clicks = spine
     before = dice_scores(fused, truth, 3)
-    refined = build_refinement("bone_watershed", axial_axis=2)(fused, probs, on_grid(ct), clicks)
+    refined = build_step("bone_watershed", axial_axis=2)(fused, probs, on_grid(ct), clicks)
     after = dice_scores(refined, truth, 3)
     assert before.dice[1] < 0.8 and before.dice[2] < 0.8
     assert after.dice[1] > 0.97 and after.dice[2] > 0.97, after.dice
@@ -76,17 +76,17 @@ def test_bone_watershed_redraws_the_classes_on_bone(spine):
 
 def test_bone_watershed_without_foreground_or_far_from_it(spine):
     ct, truth, fused, probs, clicks = spine
-    empty = build_refinement("bone_watershed")(np.zeros(SHAPE, np.uint8), probs, on_grid(ct),
+    empty = build_step("bone_watershed")(np.zeros(SHAPE, np.uint8), probs, on_grid(ct),
                                                (np.zeros((0, 3)), np.zeros(0)))
     assert not empty.any()
     # Bone out of a class's reach is never claimed, even when connected to it: with clicks, reach_mm from
     # them (L1's click at k = 24, 15 mm = 10 voxels); without clicks, grow_mm beyond the fused mask.
     ct2 = ct.copy()
     ct2[12:28, 12:28, 14:18] = 900  # the disc between 'T12' and L1 turns to bone: one connected block
-    refined = build_refinement("bone_watershed", reach_mm=15.0, axial_axis=2)(fused, probs, on_grid(ct2), clicks)
+    refined = build_step("bone_watershed", reach_mm=15.0, axial_axis=2)(fused, probs, on_grid(ct2), clicks)
     assert (refined == 1).any() and not refined[..., :13].any()
     no_clicks = (np.zeros((0, 3)), np.zeros(0))
-    refined = build_refinement("bone_watershed", grow_mm=3.0, axial_axis=2)(fused, probs, on_grid(ct2), no_clicks)
+    refined = build_step("bone_watershed", grow_mm=3.0, axial_axis=2)(fused, probs, on_grid(ct2), no_clicks)
     assert (refined == 1).any() and not refined[..., :12].any()
 
 
@@ -120,7 +120,7 @@ def test_label_set_refinement_on_a_case_without_its_last_classes(spine):
     # fuse hands the refinement a confidence map (3D), not one probability per class, so the number of
     # classes comes from the labels and clicks: here 3, while the label set's reach has one entry per class
     # of `bones` (62), as for a scan whose field of view stops above the femora.
-    from pointseg.bone import BoneWatershed
+    from pointseg.imaging.bone import BoneWatershed
     from pointseg.labels import get_label_set
 
     ct, truth, fused, probs, clicks = spine

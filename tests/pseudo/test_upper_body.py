@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from pointseg.cli import main
-from pointseg.dataset import discover_cases
+from pointseg.io.dataset import discover_cases
 from pointseg.labels import get_label_set
-from pointseg.volume import read_volume
+from pointseg.io.volume import read_volume
 
 RIBS = get_label_set("ribs")
 

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from pointseg.cli import main
-from pointseg.clicks import ClickConfig
-from pointseg.dataset import discover_cases
-from pointseg.inference import predict_slices
+from pointseg.simulate.clicks import ClickConfig
+from pointseg.io.dataset import discover_cases
+from pointseg.predict.planar import predict_slices
 from pointseg.runs import load_checkpoint
 from pointseg.labels import get_label_set
-from pointseg.preprocess import PreprocessConfig
-from pointseg.synthetic import write_phantoms, write_simulated_clicks
-from pointseg.volume import read_volume
+from pointseg.imaging.preprocess import PreprocessConfig
+from pointseg.simulate.cases import write_phantoms, write_simulated_clicks
+from pointseg.io.volume import read_volume
 from pointseg.train.config import make_config
 from pointseg.train.planar import PlanarTrainer, split_cases, train_planar
 

@@ -8,8 +8,8 @@ import torch
 
 from pointseg.cli import main
 from pointseg.runs import load_checkpoint, read_run_info, run_info_from
-from pointseg.synthetic import write_phantoms
-from pointseg.volume import Volume, read_volume, write_nifti
+from pointseg.simulate.cases import write_phantoms
+from pointseg.io.volume import Volume, read_volume, write_nifti
 from pointseg.train.supervised import SupervisedTrainer, make_supervised_config, median_frequency_weights, train_supervised
 
 
@@ -91,16 +91,16 @@ def test_supervised_losses_by_hand():
 
 def test_reference_learns_more_than_one_class(dataset, tmp_path):
     """A model that predicts background (or any one class) everywhere scores Dice_wi near 0 and fails this."""
-    from pointseg.dataset import discover_cases
-    from pointseg.inference import labels_from_probabilities, load_model, predict_volume
-    from pointseg.metrics import dice_scores
+    from pointseg.io.dataset import discover_cases
+    from pointseg.predict import load_model
+    from pointseg.metrics.dice import dice_scores
 
     run = train_supervised(dataset, "labels", tmp_path / "ref", profile="tiny", seed=0, epochs=1, steps_per_epoch=400,
                            val_every=0)
     loaded = load_model(run)
     case = next(c for c in discover_cases(dataset) if c.id == "phantom_000")
     truth = case.load_labels().array
-    pred = labels_from_probabilities(predict_volume(loaded, case.load_ct())[0])
+    pred = loaded.predict(case.load_ct()).labels
     learned = dice_scores(pred, truth, 6)
     constant = max(dice_scores(np.full_like(truth, k), truth, 6).dice_wi for k in range(6))
     assert constant < 0.01

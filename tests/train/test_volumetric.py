@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from pointseg.labels import get_label_set
-from pointseg.metrics import dice_scores
+from pointseg.metrics.dice import dice_scores
 from pointseg.models import build_model
-from pointseg.volume import Volume, read_volume
-from pointseg.volumetric import VolumetricModel, labels_to_grid, sliding_window_labels
+from pointseg.io.volume import Volume, read_volume
+from pointseg.predict.volume import VolumetricPredictor, labels_to_grid, sliding_window_labels
 from pointseg.train.unet3d import PROFILES, UNet3DTrainer
-from pointseg.train.volumetric import (PatchDataset, VolumetricConfig, make_volumetric_config, patch_loader,
-                                       patch_transforms, class_indices)
+from pointseg.train.volumetric import (PatchDataset, VolumetricConfig, class_indices, default_views,
+                                       make_volumetric_config, patch_loader, patch_transforms)
 from tests.conftest import oblique_affine, write_case
 
 
@@ -49,10 +49,11 @@ def _presence(sampling: str, item: dict, draws: int, num_classes: int) -> np.nda
     config = VolumetricConfig(patch=(16, 16, 16), sampling=sampling, intensity=False)
     if sampling == "balanced":
         item = class_indices(item, num_classes, 100000, seed=0)
-    dataset = PatchDataset([item], patch_transforms(config, num_classes))
+    views = default_views(config)
+    dataset = PatchDataset([item], patch_transforms(config, views), views)
     seen = np.zeros(num_classes)
     for batch in patch_loader(dataset, draws, 1, seed=3):
-        seen[np.unique(batch["target"].numpy())] += 1
+        seen[np.unique(batch["label"].numpy())] += 1
     return seen / draws
 
 
@@ -101,8 +102,9 @@ def test_sliding_window_on_an_oblique_anisotropic_grid_lands_on_the_ct_grid():
     ct = Volume(np.where(sphere, 1000, -200).astype(np.int16), affine)
     config = {"spacing": 2.0, "patch": [16, 16, 16], "overlap": 0.5, "label_set": "lumbar",
               "window": [-450.0, 1050.0], "postprocess": "none"}
-    labels, probs = VolumetricModel(Threshold(), get_label_set("lumbar"), config).predict_labels(ct)
-    assert probs is None and labels.shape == shape
+    prediction = VolumetricPredictor(Threshold(), get_label_set("lumbar"), config).predict(ct)
+    labels = prediction.labels
+    assert set(prediction.maps) == {"labels"} and labels.shape == shape
     # the 2 mm prediction brought back onto the oblique 1.2 x 0.9 x 2.5 mm grid matches the sphere there
     assert dice_scores(labels, sphere, 2).dice[1] > 0.95
     found = (affine[:3, :3] @ np.argwhere(labels == 1).mean(0)) + affine[:3, 3]
@@ -110,13 +112,48 @@ def test_sliding_window_on_an_oblique_anisotropic_grid_lands_on_the_ct_grid():
     assert np.linalg.norm(found - truth) < 1.0  # mm
 
 
-def test_slabs_give_the_same_labels_as_one_pass():
+class Blur(torch.nn.Module):
+    """A fixed 'network' with a receptive field: two passes of a 3 x 3 x 5 box mean (zero-padded, as a
+    convolution is at a window's edges), class 1 where the result exceeds 0.45. A voxel's class depends on
+    voxels up to 4 away along the last axis, and on where the window around it sits."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("kernel", torch.full((1, 1, 3, 3, 5), 1.0 / 45))
+
+    def forward(self, x):
+        for _ in range(2):
+            x = torch.nn.functional.conv3d(x, self.kernel.to(x.dtype), padding=(1, 1, 2))
+        return torch.cat([torch.zeros_like(x), 40.0 * (x - 0.45)], dim=1)
+
+
+def test_slabs_give_the_same_labels_as_one_pass(monkeypatch):
+    import pointseg.predict.volume as volume
+
     rng = np.random.default_rng(1)
-    image = rng.random((20, 24, 70)).astype(np.float32)
-    whole = sliding_window_labels(Threshold(), image, (8, 8, 8), 2, overlap=0.5)
-    slabbed = sliding_window_labels(Threshold(), image, (8, 8, 8), 2, overlap=0.5, slab_bytes=20 * 24 * 4 * 3 * 9)
-    assert np.array_equal(whole, (image > 0.5).astype(np.uint8))
+    image = rng.random((20, 24, 70)).astype(np.float32)  # slabs along the last (longest) axis
+    patch, cut = (8, 8, 8), []
+    whole = sliding_window_labels(Blur(), image, patch, 2, overlap=0.5)
+    assert 0.2 < whole.mean() < 0.5
+
+    def recorded(*args, slabs=volume._slabs):
+        cut.extend(slabs(*args))
+        return cut
+
+    monkeypatch.setattr(volume, "_slabs", recorded)
+    # cores of 12 planes (a whole number of the windows' 4-plane stride), half a patch of context each side
+    slabbed = sliding_window_labels(Blur(), image, patch, 2, overlap=0.5, slab_bytes=12 * 20 * 24 * 4 * (2 + 1))
+    assert [(a, b) for _, _, a, b in cut] == [(0, 12), (12, 24), (24, 36), (36, 48), (48, 60), (60, 70)]
+    assert all(a - start == 4 or a == 0 for start, _, a, _ in cut) and all(stop - b == 4 or b == 70 for _, stop, _, b in cut)
     assert np.array_equal(slabbed, whole)
+
+    # the test has teeth: each core predicted alone, without its neighbours' context, differs at the seams
+    # (the pointwise Threshold, which has no receptive field, cannot tell the two apart)
+    alone = [np.s_[..., a:b] for _, _, a, b in cut]
+    no_context = np.concatenate([sliding_window_labels(Blur(), image[c], patch, 2, overlap=0.5) for c in alone], axis=2)
+    assert (no_context != whole).mean() > 0.02
+    pointwise = np.concatenate([sliding_window_labels(Threshold(), image[c], patch, 2, overlap=0.5) for c in alone], axis=2)
+    assert np.array_equal(pointwise, sliding_window_labels(Threshold(), image, patch, 2, overlap=0.5))
 
 
 def _trainer(dataset: Path, out: Path, **overrides) -> UNet3DTrainer:
@@ -130,11 +167,11 @@ def test_tiny_unet3d_learns_the_classes(tmp_path):
     trainer = _trainer(dataset, tmp_path / "run", epochs=4, steps_per_epoch=25, patch=(24, 24, 24), lr=1e-2)
     history = trainer.fit()
     assert history[-1]["loss"] < 0.6 * history[0]["loss"]
-    from pointseg.inference import load_model
+    from pointseg.predict import load_model
 
     model = load_model(tmp_path / "run")
     test = dataset / "case3"
-    labels, _ = model.predict_labels(read_volume(test / "ct.nii.gz"))
+    labels = model.predict(read_volume(test / "ct.nii.gz")).labels
     truth = read_volume(test / "labels.nii.gz").array
     dice = dice_scores(labels, truth, 6)
     assert set(np.unique(labels)) == {0, 1, 2}
@@ -156,16 +193,14 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
 
 def test_unet3d_command_line_options_and_one_line_errors(tmp_path, capsys):
     from pointseg.cli import main
-    from pointseg.train.pipelines import PIPELINES
-    from pointseg.train.volumetric import SAMPLINGS
-
-    assert PIPELINES["unet3d"].samplings == SAMPLINGS
     dataset = coded_dataset(tmp_path / "ds", cases=2)
-    base = ["train", str(dataset), "--pipeline", "unet3d", "--target", "labels", "--profile", "tiny", "--quiet"]
+    base = ["train", str(dataset), "--pipeline", "unet3d", "--target", "labels", "--profile", "tiny", "--quiet",
+            "--labels", "lumbar"]
     assert main(base + ["--patch", "30", "--out", str(tmp_path / "a")]) == 2
     assert "multiples of 4" in capsys.readouterr().err.strip().splitlines()[-1]
-    assert main(base + ["--loss", "weighted_ce", "--out", str(tmp_path / "b")]) == 2
-    assert "unet3d pipeline has no loss 'weighted_ce'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # argparse: the choices are the pipeline's own losses
+        main(base + ["--loss", "weighted_ce", "--out", str(tmp_path / "b")])
+    assert refused.value.code == 2 and "invalid choice: 'weighted_ce'" in capsys.readouterr().err
     assert main(base + ["--target", "pseudo", "--out", str(tmp_path / "c")]) == 2
     assert "pseudo.nii.gz (run pointseg fuse first)" in capsys.readouterr().err
     assert main(base + ["--spacing", "0", "--out", str(tmp_path / "d")]) == 2
