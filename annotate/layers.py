@@ -24,7 +24,8 @@ import pandas as pd
 from pointseg.annotate.views import BONE_WINDOW
 from pointseg.labels import DEFAULT_LABEL_SET, LabelSet, get_label_set
 from pointseg.io.points import Points
-from pointseg.io.volume import Volume, orientation_transform, reorient, undo_reorient
+from pointseg.io.volume import Volume
+from pointseg.io.grid import orientation_transform, reorient, undo_reorient
 
 DISPLAY_AXCODES = "IPL"
 AXIS_LABELS = ("axial", "coronal", "sagittal")  # the plane each slider moves through

@@ -75,8 +75,9 @@ def phantom_case(work: Path):
 
 
 def sampling(work: Path, patch: int, draws: int) -> dict:
-    from pointseg.train.volumetric import (PatchDataset, VolumetricConfig, class_indices, default_views,
-                                           patch_loader, patch_transforms, prepare_case)
+    from pointseg.train.volumetric import (PatchDataset, VolumetricConfig, default_views, patch_loader,
+                                           patch_transforms)
+    from pointseg.train.cases import class_indices, prepare_case
 
     label_set = get_label_set(LABELS)
     case = phantom_case(work)

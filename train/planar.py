@@ -18,7 +18,8 @@ from pointseg.errors import InputError
 from pointseg.labels import DEFAULT_LABEL_SET
 from pointseg.device import resolve_device
 from pointseg.models import build_model
-from pointseg.imaging.preprocess import AXES, cached_stack, normalize_axis
+from pointseg.imaging.preprocess import AXES, normalize_axis
+from pointseg.imaging.stacks import cached_stack
 from pointseg.progress import progress, say
 from pointseg.runs import CHECKPOINT_NAME, CONFIG_NAME, check_run_label_set, read_run_info
 from pointseg.train.config import PlanarConfig, make_config

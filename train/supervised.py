@@ -28,7 +28,8 @@ from pointseg.io.dataset import discover_cases, held_out_case_ids
 from pointseg.errors import InputError
 from pointseg.device import resolve_device
 from pointseg.models import build_model
-from pointseg.imaging.preprocess import SliceStack, cached_stack, normalize_axis, with_context
+from pointseg.imaging.preprocess import SliceStack, normalize_axis, with_context
+from pointseg.imaging.stacks import cached_stack
 from pointseg.progress import progress, say
 from pointseg.registry import Registry
 from pointseg.runs import CONFIG_NAME, SUPERVISED_TARGETS, RunInfo

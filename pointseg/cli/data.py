@@ -187,7 +187,8 @@ class Preprocess(Command):
         add_labels(p)
 
     def run(self, args):
-        from pointseg.imaging.preprocess import AXES, PreprocessConfig, cached_stack, normalize_axis
+        from pointseg.imaging.preprocess import AXES, PreprocessConfig, normalize_axis
+        from pointseg.imaging.stacks import cached_stack
         from pointseg.io.dataset import discover_cases
         from pointseg.labels import get_label_set
         from pointseg.progress import progress

@@ -20,7 +20,8 @@ from matplotlib.patches import Patch
 from pointseg.io.atomic import atomic_path
 from pointseg.imaging.hu import BONE_WINDOW_HU
 from pointseg.labels import LabelSet, get_label_set
-from pointseg.io.volume import Volume, reorient
+from pointseg.io.volume import Volume
+from pointseg.io.grid import reorient
 
 __all__ = ["save_preview"]
 

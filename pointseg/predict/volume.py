@@ -1,7 +1,7 @@
 """Volumetric inference: a 3D network over a whole CT by sliding window, back on the CT's own grid.
 
 A volumetric run sees CTs resampled to isotropic voxels of ``spacing`` mm along the CT's own voxel axes
-(:func:`pointseg.io.volume.spacing_grid`: the direction cosines are kept, so an oblique scan stays oblique
+(:func:`pointseg.io.grid.spacing_grid`: the direction cosines are kept, so an oblique scan stays oblique
 and the only interpolation is the change of voxel size), with HU clipped to a window and scaled to
 [0, 1] (:func:`normalise_ct`). Training (``pointseg.train.volumetric``) prepares its cases with the same
 two functions, so what the network sees at training and at prediction is the same by construction.
@@ -36,10 +36,11 @@ from pointseg.labels import LabelSet, get_label_set
 from pointseg.progress import progress
 from pointseg.registry import Registry
 from pointseg.runs import RunInfo, run_info_from
-from pointseg.io.volume import Volume, reorient, resample_to_grid, spacing_grid, undo_reorient
+from pointseg.io.volume import Volume
+from pointseg.io.grid import reorient, resample_to_grid, spacing_grid, undo_reorient
 
-# The orientation the volumetric networks learn and predict in (array axes to the patient's left, anterior,
-# superior): a dataset mixing RAS and LPS files teaches one meaning of left and right.
+# The orientation the volumetric networks learn and predict in (RAS+: the array axes run toward the patient's
+# right, anterior and superior): a dataset mixing RAS and LPS files teaches one meaning of left and right.
 CANONICAL = "RAS"
 # Memory allowed for one slab's averaged probabilities (and MONAI's weight map); slabs are cut to fit.
 SLAB_BYTES = 1 << 30

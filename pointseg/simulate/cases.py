@@ -16,7 +16,8 @@ from pointseg.errors import InputError
 from pointseg.labels import LabelSet, get_label_set
 from pointseg.io.points import write_points
 from pointseg.progress import progress, say
-from pointseg.io.volume import Volume, reorient, write_nifti
+from pointseg.io.volume import Volume, write_nifti
+from pointseg.io.grid import reorient
 
 
 def phantom_case_seed(seed: int, index: int) -> int:

@@ -7,7 +7,8 @@ from pointseg.cli import main
 from pointseg.io.dataset import discover_cases
 from pointseg.labels import get_label_set, remap_labels
 from pointseg.phantom import UpperBodyConfig, UpperBodyParams, make_upper_body
-from pointseg.io.volume import read_volume, reorient
+from pointseg.io.volume import read_volume
+from pointseg.io.grid import reorient
 
 FULL = UpperBodyConfig(spacing=(4.0, 4.0, 4.0), fov_cut_prob=0.0, rib_variant_prob=0.0)
 UPPER = get_label_set("upper_body")

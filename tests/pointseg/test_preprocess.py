@@ -4,9 +4,9 @@ import pytest
 from pointseg.errors import InputError
 from pointseg.labels import get_label_set
 from pointseg.io.points import Points
-from pointseg.imaging.preprocess import (
-    AXES, PreprocessConfig, cached_stack, enhance, load_stack, normalize_axis, plan_geometry, preprocess_case,
-)
+from pointseg.imaging.preprocess import (AXES, PreprocessConfig, enhance, normalize_axis, plan_geometry,
+                                         preprocess_case)
+from pointseg.imaging.stacks import cached_stack, load_stack
 from pointseg.io.dataset import discover_cases
 from pointseg.io.volume import Volume, read_volume
 from tests.conftest import REAL_CASE, oblique_affine

@@ -6,10 +6,8 @@ import pytest
 import SimpleITK as sitk
 
 from pointseg.errors import InputError
-from pointseg.io.volume import (
-    Volume, grid_difference, read_volume, reorient, resample_like, resample_to_spacing, to_sitk, undo_reorient,
-    write_itk, write_nifti,
-)
+from pointseg.io.volume import Volume, grid_difference, read_volume, to_sitk, write_itk, write_nifti
+from pointseg.io.grid import reorient, resample_like, resample_to_spacing, undo_reorient
 from tests.conftest import REAL_CASE, oblique_affine
 
 

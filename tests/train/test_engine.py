@@ -15,8 +15,9 @@ from pointseg.io.volume import Volume, read_volume
 from pointseg.labels import get_label_set
 from pointseg.predict.volume import VolumetricPredictor, normalise_ct, resample_ct
 from pointseg.train.patches import View, cut
-from pointseg.train.volumetric import (VolumetricConfig, VolumetricPipeline, VolumetricTrainer, class_indices,
-                                       default_views, patch_transforms, prepare_case)
+from pointseg.train.volumetric import (VolumetricConfig, VolumetricPipeline, VolumetricTrainer, default_views,
+                                       patch_transforms)
+from pointseg.train.cases import class_indices, prepare_case
 from pointseg.io.dataset import discover_cases
 from tests.train.test_volumetric import coded_dataset
 
@@ -96,7 +97,7 @@ def test_a_context_view_is_centred_where_the_image_view_is():
 
 def test_cases_are_prepared_in_one_orientation_whatever_their_files(tmp_path):
     labels = np.zeros((20, 24, 28), np.uint8)
-    labels[2:8, 3:9, 4:10] = 1  # a box near the patient's right (low i in RAS)
+    labels[2:8, 3:9, 4:10] = 1  # a box near the patient's left (low i in RAS+)
     ct = np.where(labels > 0, 1000, -100).astype(np.int16)
     ras = np.diag([2.0, 2.0, 2.0, 1.0])
     lps = np.diag([-2.0, -2.0, 2.0, 1.0])
@@ -113,7 +114,7 @@ def test_cases_are_prepared_in_one_orientation_whatever_their_files(tmp_path):
 
 
 class RightSide(torch.nn.Module):
-    """Class 1 on the first half of the window's first axis (the patient's right in RAS), 0 elsewhere."""
+    """Class 1 on the first half of the window's first axis (the patient's left in RAS+), 0 elsewhere."""
 
     def forward(self, x):
         ramp = torch.arange(x.shape[2], dtype=torch.float32).view(1, 1, -1, 1, 1).expand_as(x)
@@ -129,7 +130,7 @@ def test_prediction_keeps_left_and_right_whatever_the_file_orientation():
         labels = VolumetricPredictor(RightSide(), get_label_set("lumbar"), config).predict(ct).labels
         world_x = (affine[:3, :3] @ np.argwhere(labels == 1).T + affine[:3, 3:4])[0]
         other_x = (affine[:3, :3] @ np.argwhere(labels == 0).T + affine[:3, 3:4])[0]
-        # RAS world x grows to the patient's left: class 1 lies right of (below) everything else, in both files
+        # RAS+ world x grows toward the patient's right: class 1 lies left of everything else, in both files
         assert world_x.size and world_x.max() < other_x.min()
 
 

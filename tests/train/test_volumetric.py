@@ -15,8 +15,9 @@ from pointseg.models import build_model
 from pointseg.io.volume import Volume, read_volume
 from pointseg.predict.volume import VolumetricPredictor, labels_to_grid, sliding_window_labels
 from pointseg.train.unet3d import PROFILES, UNet3DTrainer
-from pointseg.train.volumetric import (PatchDataset, VolumetricConfig, class_indices, default_views,
-                                       make_volumetric_config, patch_loader, patch_transforms)
+from pointseg.train.volumetric import (PatchDataset, VolumetricConfig, default_views, make_volumetric_config,
+                                       patch_loader, patch_transforms)
+from pointseg.train.cases import class_indices
 from tests.conftest import oblique_affine, write_case
 
 
