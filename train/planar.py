@@ -77,10 +77,10 @@ class PlanarTrainer(SliceTrainer):
         self.split = split_cases(list(cases.values()), config.val_cases, config.seed,
                                  held_out_ids=held_out_case_ids(self.dataset))
         self.val_cases = [cases[i] for i in self.split["val"]]
-        stacks = [
+        stacks = self.main_first(lambda: [
             cached_stack(cases[i], config.axis, config.preprocess, self.label_set, self.cache_dir)
             for i in progress(self.split["train"], f"slices ({config.axis})")
-        ]
+        ])
         radii = config.radius_mm if config.radius_mm is not None else self.label_set.extent_radii()
         data = PlanarSlices(stacks, self.label_set.num_classes, radii, size=config.preprocess.size,
                             augment=SliceAugment() if config.augment else None, context=config.context)

@@ -193,10 +193,10 @@ class SupervisedTrainer(SliceTrainer):
                                  held_out_ids=held_out_case_ids(self.dataset), what=what)
         self.val_cases = [cases[i] for i in self.split["val"]]
         cache = self.dataset / ".pointseg-cache"
-        stacks = [
+        stacks = self.main_first(lambda: [
             cached_stack(cases[i], config.axis, config.preprocess, self.label_set, cache, target=config.target)
             for i in progress(self.split["train"], f"slices ({config.axis}, {config.target})")
-        ]
+        ])
         self.batches = SupervisedSlices(stacks, config.batch_size, config.foreground_fraction, config.seed,
                                         size=config.preprocess.size, augment=SliceAugment() if config.augment else None,
                                         context=config.context)

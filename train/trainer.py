@@ -94,6 +94,13 @@ class Trainer:
         """What goes under ``config`` in the checkpoint (enough to rebuild the model and predict)."""
         return self.config.to_dict()
 
+    def main_first(self, work):
+        """``work()`` on rank 0 first, then on the other ranks: what rank 0 writes (a cache) the others read,
+        and no two processes write or delete the same file."""
+        result = work() if self.dist.is_main else None
+        self.dist.barrier()
+        return result if self.dist.is_main else work()
+
     def extra_state(self) -> dict:
         """Random states of the subclass' own generators (saved and restored with the checkpoint)."""
         return {}

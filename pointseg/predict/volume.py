@@ -184,14 +184,21 @@ def sliding_window_maps(
     ``coords`` holds each window's slices in ``image`` (a pipeline with context views cuts them there). The
     aggregator (:data:`AGGREGATORS`) combines the windows of a slab, and ``decode(outputs) -> {name: map}``
     turns the slab's combined heads into maps. A volume whose ``channels`` combined float32 maps exceed
-    ``slab_bytes`` is done in slabs along ``slab_axis`` (its longest axis by default), each with half a patch
-    of context on both sides; only each slab's core is kept. ``overlap``: one fraction or one per axis.
+    ``slab_bytes`` is done in slabs along ``slab_axis`` (its longest axis by default), each with a window's
+    worth of context on both sides, cut so that the result equals one pass; only each slab's core is kept.
+    ``overlap``: one fraction or one per axis.
     """
     device = torch.device(device)
     axis = int(np.argmax(image.shape)) if slab_axis is None else int(slab_axis)
     plane = math.prod(n for a, n in enumerate(image.shape) if a != axis)
-    core = max(patch[axis], int(slab_bytes // max(1, 4 * (channels + 1) * plane)))
-    context = patch[axis] // 2 if core < image.shape[axis] else 0
+    # Slabs give exactly the labels of one pass when every core voxel is covered by the same windows, at
+    # the same places: cores and contexts are whole numbers of the windows' stride along the slab axis (so
+    # a slab's windows sit where the one pass puts them), and the context is at least a window, so the
+    # window a slab's end pulls inwards (MONAI keeps the last window inside the input) misses the core.
+    share = overlap[axis] if isinstance(overlap, (tuple, list)) else overlap
+    stride = max(1, int(patch[axis] * (1.0 - float(share))))
+    core = max(stride, int(slab_bytes // max(1, 4 * (channels + 1) * plane)) // stride * stride)
+    context = -(-patch[axis] // stride) * stride if core < image.shape[axis] else 0
     slabs = _slabs(image.shape[axis], core, context)
     combine = AGGREGATORS.build(aggregator)
     maps: dict[str, np.ndarray] = {}

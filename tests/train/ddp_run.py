@@ -25,17 +25,21 @@ class RecordingTrainer(UNet3DTrainer):
         return batch
 
 
-def main(dataset: str, out: str, epochs: int, resume: bool) -> None:
+def main(dataset: str, out: str, epochs: int, resume: bool, val_cases: int = 0) -> None:
     set_enabled(False)
     torch.set_num_threads(1)
-    config = make_volumetric_config(PROFILES, "tiny", "labels", label_set="lumbar", epochs=epochs, steps_per_epoch=3)
+    config = make_volumetric_config(PROFILES, "tiny", "labels", label_set="lumbar", epochs=epochs, steps_per_epoch=3,
+                                    val_cases=val_cases)
     trainer = RecordingTrainer(Path(dataset), config, Path(out), torch.device("cpu"), resume)
     trainer.fit()
     rank = trainer.dist.rank
     torch.save(trainer.network.state_dict(), Path(out).parent / f"weights_rank{rank}.pt")
     (Path(out).parent / f"drawn_rank{rank}.json").write_text(json.dumps(
-        {"drawn": trainer.drawn, "world_size": trainer.dist.world_size, "step": trainer.step}))
+        {"drawn": trainer.drawn, "world_size": trainer.dist.world_size, "step": trainer.step,
+         "cases": len(trainer.patches.cases), "validated": [c.id for c in trainer.val_cases]}))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:] == ["--resume"])
+    extra = sys.argv[4:]
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), "--resume" in extra,
+         int(extra[extra.index("--val-cases") + 1]) if "--val-cases" in extra else 0)

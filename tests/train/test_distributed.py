@@ -54,3 +54,17 @@ def test_two_processes_keep_one_model_and_resume(tmp_path):
     assert changed, "the resumed run trained on"
     log = (run / "log.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["epoch"] for line in log] == [1, 2]
+
+
+def test_two_processes_hold_their_own_cases_and_share_the_validation(tmp_path):
+    # four cases: two to train on (one held by each rank), two to validate on (one predicted by each rank);
+    # rank 0 gathers both scores into validation.json
+    dataset = coded_dataset(tmp_path / "ds", cases=4)
+    run = tmp_path / "runs" / "ddp"
+    _torchrun(dataset, run, 1, "--val-cases", "2")
+    ranks = [json.loads((run.parent / f"drawn_rank{r}.json").read_text(encoding="utf-8")) for r in (0, 1)]
+    assert [r["cases"] for r in ranks] == [1, 1]  # each rank holds its share of the training cases
+    held_out = ranks[0]["validated"]
+    assert len(held_out) == 2
+    scores = json.loads((run / "validation.json").read_text(encoding="utf-8"))
+    assert sorted(scores["cases"]) == sorted(held_out)

@@ -142,15 +142,23 @@ def test_slabs_give_the_same_labels_as_one_pass(monkeypatch):
         return cut
 
     monkeypatch.setattr(volume, "_slabs", recorded)
-    # cores of 12 planes (a whole number of the windows' 4-plane stride), half a patch of context each side
-    slabbed = sliding_window_labels(Blur(), image, patch, 2, overlap=0.5, slab_bytes=12 * 20 * 24 * 4 * (2 + 1))
+    # a budget of about 13 planes: cores of 12 planes (a whole number of the windows' 4-plane stride) with a
+    # window's worth (8 planes) of context on each side
+    slabbed = sliding_window_labels(Blur(), image, patch, 2, overlap=0.5, slab_bytes=13 * 20 * 24 * 4 * (2 + 1))
     assert [(a, b) for _, _, a, b in cut] == [(0, 12), (12, 24), (24, 36), (36, 48), (48, 60), (60, 70)]
-    assert all(a - start == 4 or a == 0 for start, _, a, _ in cut) and all(stop - b == 4 or b == 70 for _, stop, _, b in cut)
+    assert all(a - start == 8 or a == 0 for start, _, a, _ in cut) and all(stop - b == 8 or b == 70 for _, stop, _, b in cut)
     assert np.array_equal(slabbed, whole)
+    first = list(cut)
+    for planes in (9, 10, 11, 13, 17):  # any budget: the cores are cut to the stride, the labels stay the same
+        assert np.array_equal(sliding_window_labels(Blur(), image, patch, 2, overlap=0.5,
+                                                    slab_bytes=planes * 20 * 24 * 4 * (2 + 1)), whole), planes
+    assert np.array_equal(sliding_window_labels(Blur(), image, patch, 2, overlap=0.25,
+                                                slab_bytes=13 * 20 * 24 * 4 * 3), sliding_window_labels(
+        Blur(), image, patch, 2, overlap=0.25))  # stride 6, a window of 8: contexts of 12 planes
 
     # the test has teeth: each core predicted alone, without its neighbours' context, differs at the seams
     # (the pointwise Threshold, which has no receptive field, cannot tell the two apart)
-    alone = [np.s_[..., a:b] for _, _, a, b in cut]
+    alone = [np.s_[..., a:b] for _, _, a, b in first]
     no_context = np.concatenate([sliding_window_labels(Blur(), image[c], patch, 2, overlap=0.5) for c in alone], axis=2)
     assert (no_context != whole).mean() > 0.02
     pointwise = np.concatenate([sliding_window_labels(Threshold(), image[c], patch, 2, overlap=0.5) for c in alone], axis=2)
