@@ -28,10 +28,10 @@ from pointseg.train.patches import coarse_key
 CACHE_FORMAT = 2
 
 
-def _cache_key(case: Case, target: str, config, label_set: LabelSet, factors) -> str:
+def _cache_key(case: Case, target: str, config, label_set: LabelSet, factors, multiple: int = 1) -> str:
     source = case.labels_path if target == "labels" else case.pseudo_path
     text = "|".join([file_stamp(case.ct_path), file_stamp(source), target, f"{config.spacing:g}",
-                     ",".join(f"{w:g}" for w in config.window), ",".join(map(str, config.patch)), label_set.name,
+                     ",".join(f"{w:g}" for w in config.window), ",".join(map(str, config.patch)), f"x{multiple}", label_set.name,
                      str(label_set.version), CANONICAL, ",".join(map(str, sorted(factors))),
                      f"format={CACHE_FORMAT}"])
     return hashlib.sha1(text.encode()).hexdigest()[:16]
@@ -43,16 +43,19 @@ def canonical(volume: Volume) -> Volume:
 
 
 def cache_path(case: Case, target: str, config, label_set: LabelSet, cache_dir: Path,
-               factors=()) -> Path:
-    return Path(cache_dir) / case.id / f"volume-{target}-{_cache_key(case, target, config, label_set, factors)}.h5"
+               factors=(), multiple: int = 1) -> Path:
+    key = _cache_key(case, target, config, label_set, factors, multiple)
+    return Path(cache_dir) / case.id / f"volume-{target}-{key}.h5"
 
 
 def prepare_case(case: Case, target: str, config, label_set: LabelSet,
-                 cache_dir: Path | None = None, factors: tuple[int, ...] = (), write: bool = True) -> dict:
+                 cache_dir: Path | None = None, factors: tuple[int, ...] = (), write: bool = True,
+                 multiple: int = 1) -> dict:
     """The case's arrays on the model grid (see the module notes), padded to at least one patch (air,
     background); from the cache when its inputs have not changed, else computed (and cached when
-    ``write``). ``factors``: the coarser copies of the image to add (``image@F``)."""
-    path = cache_path(case, target, config, label_set, cache_dir, factors) if cache_dir is not None else None
+    ``write``). ``factors``: the coarser copies of the image to add (``image@F``). An axis the patch takes
+    whole (``-1``) is padded to a ``multiple`` of voxels (the network's divisor)."""
+    path = cache_path(case, target, config, label_set, cache_dir, factors, multiple) if cache_dir is not None else None
     if path is not None and path.exists():
         with h5py.File(path, "r") as f:
             return {key: f[key][()] for key in f}
@@ -69,7 +72,7 @@ def prepare_case(case: Case, target: str, config, label_set: LabelSet,
     ct, labels = canonical(ct), canonical(labels)
     image = normalise_ct(resample_ct(ct, config.spacing).array, config.window)
     label = np.asarray(resample_labels(labels, config.spacing).array).astype(label_dtype(label_set.num_classes))
-    pad = [(0, max(0, p - n)) for p, n in zip(config.patch, image.shape)]
+    pad = [(0, -(-n // multiple) * multiple - n if p == -1 else max(0, p - n)) for p, n in zip(config.patch, image.shape)]
     item = {"image": np.pad(image, pad, constant_values=0.0).astype(np.float16)[None],
             "label": np.pad(label, pad, constant_values=0)[None]}
     for factor in factors:

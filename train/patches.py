@@ -136,3 +136,21 @@ def to_tensors(item: dict, views: tuple[View, ...]) -> dict[str, torch.Tensor]:
         value = torch.as_tensor(np.asarray(item[view.name]))
         out[view.name] = value[0].long() if view.source in ("label", "instances") else value.float()
     return out
+
+
+def pad_collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """A batch of views whose whole-axis extents differ between cases: each padded with zeros at its far
+    end to the largest of the batch along the last three (spatial) axes, then stacked. (MONAI's
+    ``pad_list_data_collate`` takes the first axis of every tensor for channels, which the label maps lack.)"""
+    out = {}
+    for key in items[0]:
+        tensors = [item[key] for item in items]
+        largest = [max(t.shape[-3 + a] for t in tensors) for a in range(3)]
+        padded = []
+        for tensor in tensors:
+            widths = []
+            for a in (2, 1, 0):  # torch's pad takes the last axis first
+                widths += [0, largest[a] - tensor.shape[-3 + a]]
+            padded.append(torch.nn.functional.pad(tensor, widths))
+        out[key] = torch.stack(padded)
+    return out

@@ -50,7 +50,7 @@ from pointseg.predict.volume import VolumetricPredictor, check_patch
 from pointseg.progress import progress, say
 from pointseg.runs import CONFIG_NAME, SUPERVISED_TARGETS, VALIDATION_NAME, RunConfig, RunInfo
 from pointseg.train.cases import cache_path, class_indices, prepare_case
-from pointseg.train.patches import CENTRES, CutViews, View, to_tensors
+from pointseg.train.patches import CENTRES, CutViews, View, pad_collate, to_tensors
 from pointseg.train.pipelines import Pipeline
 from pointseg.train.planar import split_cases
 from pointseg.train.trainer import Trainer, resumed_config
@@ -153,7 +153,6 @@ def patch_loader(dataset: PatchDataset, samples: int, batch_size: int, seed: int
     with ``workers`` each worker's transforms are seeded from the generator, without them directly. Views
     of whole axes differ between cases; they are padded to the largest of the batch."""
     from monai.data import DataLoader
-    from monai.data.utils import pad_list_data_collate
 
     generator = torch.Generator().manual_seed(seed)
     sampler = torch.utils.data.RandomSampler(dataset, replacement=True, num_samples=samples, generator=generator)
@@ -162,7 +161,7 @@ def patch_loader(dataset: PatchDataset, samples: int, batch_size: int, seed: int
     whole = any(-1 in tuple(v.size) for v in dataset.views)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, generator=generator,
                       persistent_workers=False, pin_memory=False,
-                      **({"collate_fn": pad_list_data_collate} if whole and batch_size > 1 else {}))
+                      **({"collate_fn": pad_collate} if whole and batch_size > 1 else {}))
 
 
 # ------------------------------------------------------------------------------------------ trainer
@@ -211,20 +210,23 @@ class VolumetricTrainer(Trainer):
         data["model"] = self.config.model_spec(self.label_set.num_classes)
         return data
 
-    def _prepare(self, cases: dict[str, Case], factors: tuple[int, ...]) -> list[dict]:
+    def _prepare(self, cases: dict[str, Case], factors: tuple[int, ...], multiple: int = 1) -> list[dict]:
         """Rank 0 writes the cache of every training case; then each rank loads its share."""
         config, cache = self.config, self.dataset / ".pointseg-cache"
         ids = self.split["train"]
         if self.dist.is_main:
             for case_id in progress(ids, f"prepare cases ({config.target}, {config.spacing:g} mm)"):
-                if not cache_path(cases[case_id], config.target, config, self.label_set, cache, factors).exists():
-                    prepare_case(cases[case_id], config.target, config, self.label_set, cache, factors)
+                if not cache_path(cases[case_id], config.target, config, self.label_set, cache, factors,
+                                  multiple).exists():
+                    prepare_case(cases[case_id], config.target, config, self.label_set, cache, factors,
+                                 multiple=multiple)
         self.dist.barrier()
         world, rank = self.dist.world_size, self.dist.rank
         mine = [(n, i) for n, i in enumerate(ids) if len(ids) < world or n % world == rank]
         prepared = []
         for n, case_id in mine:
-            item = prepare_case(cases[case_id], config.target, config, self.label_set, cache, factors, write=False)
+            item = prepare_case(cases[case_id], config.target, config, self.label_set, cache, factors, write=False,
+                                multiple=multiple)
             if CENTRES.lookup(config.sampling).needs_indices:
                 item = class_indices(item, self.label_set.num_classes, config.max_per_class,
                                      epoch_seed(config.seed, 1 << 20, n))  # not a rank's epoch seed
@@ -247,7 +249,7 @@ class VolumetricTrainer(Trainer):
         check_patch(tuple(n if n != -1 else divisor for n in config.patch), divisor)
         views = self.views()
         factors = tuple(sorted({v.factor for v in views if v.factor > 1}))
-        prepared = self._prepare(cases, factors)
+        prepared = self._prepare(cases, factors, divisor)
         self.patches = PatchDataset(prepared, patch_transforms(config, views), views)
         self.loss = self.build_loss().to(self.device)
         self.optimizer = self.build_optimizer(self.model.parameters())

@@ -309,7 +309,8 @@ class VolumetricPredictor:
         image = inputs["image"]
         overlap = self.config.get("overlap", 0.5) if overlap is None else overlap
         overlap = tuple(overlap) if isinstance(overlap, (list, tuple)) else float(overlap)
-        patch = tuple(n if s == -1 else s for s, n in zip(self.patch, image.shape))  # -1: the whole axis
+        divisor = int(getattr(self.model, "divisor", 1))  # -1: the whole axis, padded to the network's divisor
+        patch = tuple(-(-n // divisor) * divisor if s == -1 else s for s, n in zip(self.patch, image.shape))
         maps = sliding_window_maps(image, patch, self.window(inputs, device), self.decode(),
                                    self.channels(), overlap, device, max(1, batch_size),
                                    slab_axis=self.config.get("slab_axis"),

@@ -304,3 +304,25 @@ def test_cases_held_out_for_validation_are_validated_on(tmp_path):
     assert len(trainer.split["train"]) == 2 and held_out
     scores = json.loads((tmp_path / "run" / "validation.json").read_text(encoding="utf-8"))
     assert set(scores["cases"]) == set(held_out) and "val_dice_wi" in history[-1]
+
+
+def test_a_patch_may_take_whole_axes(tmp_path):
+    # the rib network's patches take the whole axial plane: -1 along an axis, padded to the network's divisor
+    from pointseg.predict import load_model
+    from pointseg.train.unet3d import PROFILES, UNet3DTrainer
+    from pointseg.train.volumetric import make_volumetric_config
+
+    dataset = coded_dataset(tmp_path / "ds", cases=3)  # the oblique third case has another extent
+    config = make_volumetric_config(PROFILES, "tiny", "labels", label_set="lumbar", patch=(-1, -1, 16), batch_size=2,
+                                    epochs=1, steps_per_epoch=2)
+    trainer = UNet3DTrainer(dataset, config, tmp_path / "run", torch.device("cpu"))
+    seen = []
+    next_batch = trainer.next_batch
+    trainer.next_batch = lambda: seen.append(next_batch()) or seen[-1]
+    trainer.fit()
+    for batch in seen:
+        x, y = batch["image"].shape, batch["label"].shape
+        assert x[2] % 4 == 0 and x[3] % 4 == 0 and x[4] == 16 and y == (x[0],) + x[2:]
+        assert x[2] >= 33 and x[3] >= 32  # the whole plane of a case (33 x 32 voxels of 4 mm), not a patch of it
+    ct = read_volume(dataset / "case2" / "ct.nii.gz")
+    assert load_model(tmp_path / "run").predict(ct).labels.shape == ct.shape
