@@ -155,6 +155,9 @@ def test_slabs_give_the_same_labels_as_one_pass(monkeypatch):
     assert np.array_equal(sliding_window_labels(Blur(), image, patch, 2, overlap=0.25,
                                                 slab_bytes=13 * 20 * 24 * 4 * 3), sliding_window_labels(
         Blur(), image, patch, 2, overlap=0.25))  # stride 6, a window of 8: contexts of 12 planes
+    per_axis = (0.5, 0.5, 0.25)  # one overlap per axis; the slab axis (the last) takes its own
+    assert np.array_equal(sliding_window_labels(Blur(), image, patch, 2, overlap=per_axis, slab_bytes=13 * 20 * 24 * 12),
+                          sliding_window_labels(Blur(), image, patch, 2, overlap=per_axis))
 
     # the test has teeth: each core predicted alone, without its neighbours' context, differs at the seams
     # (the pointwise Threshold, which has no receptive field, cannot tell the two apart)
