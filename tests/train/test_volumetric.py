@@ -149,7 +149,7 @@ def test_slabs_give_the_same_labels_as_one_pass(monkeypatch):
     assert all(a - start == 8 or a == 0 for start, _, a, _ in cut) and all(stop - b == 8 or b == 70 for _, stop, _, b in cut)
     assert np.array_equal(slabbed, whole)
     first = list(cut)
-    for planes in (9, 10, 11, 13, 17):  # any budget: the cores are cut to the stride, the labels stay the same
+    for planes in (10, 17):  # any budget: the cores are cut to the stride, the labels stay the same
         assert np.array_equal(sliding_window_labels(Blur(), image, patch, 2, overlap=0.5,
                                                     slab_bytes=planes * 20 * 24 * 4 * (2 + 1)), whole), planes
     assert np.array_equal(sliding_window_labels(Blur(), image, patch, 2, overlap=0.25,
