@@ -222,18 +222,18 @@ def save_checkpoint(run_dir: Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def load_checkpoint(run: str | os.PathLike, map_location="cpu", weights_only: bool = True) -> dict:
-    """A run's checkpoint dict. Prediction loads it with ``weights_only=True`` (no code from the file is
-    run); resuming one's own run may pass False for optimiser states that hold other types."""
+def load_checkpoint(run: str | os.PathLike, map_location="cpu") -> dict:
+    """A run's checkpoint dict, loaded with ``weights_only=True``: no code from the file is ever run."""
     import torch
 
     path = checkpoint_path(run)
     try:
         # checkpoints of earlier versions hold torch.__version__ as a TorchVersion (a str subclass)
         with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
-            checkpoint = torch.load(path, map_location=map_location, weights_only=weights_only)
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        raise InputError(f"cannot read checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0]})", path) from exc
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "empty or cut short"
+        raise InputError(f"cannot read checkpoint ({type(exc).__name__}: {reason})", path) from exc
     if not isinstance(checkpoint, dict) or "model" not in checkpoint or "config" not in checkpoint:
         raise InputError("not a pointseg checkpoint (no model weights and config)", path)
     return checkpoint

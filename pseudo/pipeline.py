@@ -43,6 +43,12 @@ class SmoothingConfig:
     keep_largest: bool = True
     fill_holes: bool = True
 
+    def __post_init__(self):
+        for name in ("opening_mm", "closing_mm"):
+            value = getattr(self, name)
+            if not (value >= 0 and np.isfinite(value)):
+                raise InputError(f"--{name.replace('_', '-')} must be 0 (off) or a positive number of mm, not {value:g}")
+
 
 def load_planar_models(runs: Path, device: torch.device, label_set: LabelSet | None = None
                        ) -> dict[str, PlanarPredictor]:

@@ -155,12 +155,13 @@ class Check(Command):
         add_labels(p)
 
     def run(self, args):
-        from pointseg.io.dataset import check_case, discover_cases
+        from pointseg.io.dataset import check_case, discover_cases, held_out_case_ids
         from pointseg.labels import get_label_set
         from pointseg.progress import progress
 
         label_set = get_label_set(args.labels)
         cases = discover_cases(args.dataset)
+        held_out_case_ids(args.dataset)  # a split.json naming no case is an error, not a silent nothing
         problems = {case.id: check_case(case, label_set) for case in progress(cases, "check")}
         for case in cases:
             found = problems[case.id]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pointseg.cli.command import Command, add_device, add_labels, add_profile, add_seed, add_training
 from pointseg.errors import InputError
-from pointseg.runs import SUPERVISED_TARGETS, TARGETS
+from pointseg.runs import SUPERVISED_TARGETS, TARGETS, WEAK_PLANAR
 
 
 class TrainPlanar(Command):
@@ -28,6 +28,7 @@ class TrainPlanar(Command):
     def run(self, args):
         from pointseg.train.planar import train_planar
 
+        check_run_folder(args.out, args.resume, WEAK_PLANAR, args.labels)
         run = train_planar(args.dataset, args.axis, args.out, profile=args.profile, seed=args.seed, resume=args.resume,
                            device=args.device, epochs=args.epochs, steps_per_epoch=args.steps,
                            val_cases=args.val_cases, pretrained=args.pretrained, label_set=args.labels)
@@ -61,19 +62,23 @@ class Fuse(Command):
         from pointseg.io.dataset import discover_cases
         from pointseg.labels import get_label_set
         from pointseg.predict.steps import build_step
+        from pointseg.io.atomic import check_output
+        from pointseg.io.points import count_rows
         from pointseg.pseudo.pipeline import SmoothingConfig, fuse_cases
         from pointseg.train.planar import ensure_planar_models
 
         dataset = Path(args.dataset)
-        runs = Path(args.runs) if args.runs else dataset / "planar-runs"
+        runs = check_output(args.runs, folder=True) if args.runs else dataset / "planar-runs"
         label_set = get_label_set(args.labels)
         cases = [c for c in discover_cases(dataset) if c.has_points]
         if not cases:
             raise InputError("no case has points.csv; click points (pointseg annotate) or run pointseg "
                              "simulate-clicks", dataset)
+        if not any(count_rows(c.points_path) for c in cases):  # before any planar model is trained
+            raise InputError("no points.csv holds a click (only headers); click points first", dataset)
         build_step(args.refinement)  # an unknown name fails before any training
+        smoothing = SmoothingConfig(opening_mm=args.opening_mm, closing_mm=args.closing_mm)  # checked up front
         ensure_planar_models(dataset, runs, args.profile, args.seed, args.device, args.labels)
-        smoothing = SmoothingConfig(opening_mm=args.opening_mm, closing_mm=args.closing_mm)
         fuse_cases(cases, runs, label_set, resolve_device(args.device), args.strategy, smoothing, args.refinement)
         print(f"pseudo.nii.gz written for {len(cases)} case(s) with models from {runs}")
         return 0
@@ -111,6 +116,7 @@ class Train(Command):
         from pointseg.train.pipelines import PIPELINES
 
         pipeline = PIPELINES.build(args.pipeline)
+        check_run_folder(args.out, args.resume, pipeline.name, args.labels)
         run = pipeline.train(args.dataset, args.target, args.out, profile=args.profile, seed=args.seed,
                              resume=args.resume, device=args.device, epochs=args.epochs, steps_per_epoch=args.steps,
                              val_cases=args.val_cases, label_set=args.labels, **pipeline.settings(args))
@@ -157,13 +163,29 @@ class Report(Command):
 
     def run(self, args):
         from pointseg.device import resolve_device
+        from pointseg.io.atomic import check_output
         from pointseg.metrics.cost import CostModel
         from pointseg.report import write_report
         from pointseg.report.collect import collect_results
 
-        out = Path(args.out)
+        out = check_output(args.out, folder=True)
         cost = CostModel(seconds_per_click=args.seconds_per_click, seconds_per_structure_slice=args.seconds_per_slice)
         results = collect_results(args.runs, args.dataset, out, resolve_device(args.device), cost)
         paths = write_report(results, out, earlier=args.compare_with)
         print(f"report written to {paths['markdown']} and {paths['html']}")
         return 0
+
+
+def check_run_folder(out: str, resume: bool, pipeline: str, label_set: str) -> None:
+    """Before any work: ``--out`` must be a folder a run can be written to, and a run resumed there must be
+    one of this pipeline and label set (one line naming the folder otherwise)."""
+    from pointseg.io.atomic import check_output
+    from pointseg.runs import CONFIG_NAME, check_run_label_set, read_run_info
+
+    folder = check_output(out, folder=True)
+    if resume and (folder / CONFIG_NAME).exists():
+        info = read_run_info(folder)
+        if info.pipeline != pipeline:
+            raise InputError(f"this run was made by the {info.pipeline} pipeline; resume it with --pipeline "
+                             f"{info.pipeline}, or start a {pipeline} run in another folder", folder)
+        check_run_label_set(folder, info.label_set, label_set)

@@ -66,6 +66,12 @@ class PreprocessConfig:
     clahe_clip: float = 2.0
     clahe_tiles: int = 8
 
+    def __post_init__(self):
+        if not (self.spacing > 0 and np.isfinite(self.spacing)):
+            raise InputError(f"--spacing must be a positive number of mm, not {self.spacing:g}")
+        if len(self.size) != 2 or min(self.size) < 1:
+            raise InputError(f"--size must be a positive number of pixels, not {' x '.join(map(str, self.size))}")
+
     def key(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 

@@ -51,3 +51,26 @@ def write_text(target: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``target`` atomically (UTF-8)."""
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def check_output(target: str | os.PathLike, folder: bool = False, suffixes: tuple[str, ...] = ()) -> Path:
+    """``target`` if a command can write it there, checked before any long work; an InputError naming it
+    otherwise: a file where a folder is wanted or the reverse, a parent that is a file or cannot be written,
+    or a name without one of ``suffixes`` (``.nii.gz``, say)."""
+    from pointseg.errors import InputError
+
+    target = Path(target)
+    if folder and target.exists() and not target.is_dir():
+        raise InputError("is a file, not a folder", target)
+    if not folder and target.is_dir():
+        raise InputError("is a folder, not a file name", target)
+    if suffixes and not target.name.lower().endswith(tuple(s.lower() for s in suffixes)):
+        raise InputError(f"the file name must end in {' or '.join(suffixes)}", target)
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"cannot be written: {parent} is a file, not a folder", target)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot be written: no permission to write in {parent}", target)
+    return target

@@ -223,6 +223,16 @@ def check_case(case: Case, label_set: LabelSet) -> list[str]:
     return problems
 
 
+def check_label_values(labels: Volume, label_set: LabelSet) -> None:
+    """An InputError naming the file when a label map holds ids that are not whole numbers of ``label_set``."""
+    values = np.unique(np.asarray(labels.array))
+    unknown = [v for v in values if not (float(v).is_integer() and 0 <= v < label_set.num_classes)]
+    if unknown:
+        shown = ", ".join(f"{v:g}" for v in unknown[:8])
+        raise InputError(f"label ids {shown} are not in label set {label_set.name!r} (0..{label_set.num_classes - 1})",
+                         labels.path)
+
+
 def _check_label_file(path: Path, ct: Volume, label_set: LabelSet) -> list[str]:
     try:
         labels = read_volume(path)
@@ -259,4 +269,9 @@ def held_out_case_ids(root: str | os.PathLike) -> set[str]:
         raise InputError(f'cannot read the split (expected {{"test": [case ids]}}): {exc}', path) from exc
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise InputError('"test" must be a list of case ids', path)
+    known = {case.id for case in discover_cases(root)}
+    unknown = sorted(set(ids) - known)
+    if unknown:  # a misspelt test case would otherwise be trained on without a word
+        raise InputError(f"no case named {', '.join(unknown[:5])} in {Path(root)} (test cases must be case folders)",
+                         path)
     return set(ids)

@@ -113,6 +113,9 @@ def read_points(
     inverse = np.linalg.inv(affine)
     labels, ijk, xyz, times, annotators = [], [], [], [], []
     for line, row in enumerate(reader, start=2):
+        extra = row.pop(None, None)  # fields beyond the header's columns (csv's restkey)
+        if extra is not None and any(v.strip() for v in extra):
+            raise InputError(f"line {line}: {len(extra)} field(s) more than the header's {len(columns)} columns", path)
         if not any((v or "").strip() for v in row.values()):
             continue
         name = (row.get("label") or "").strip()
@@ -171,3 +174,15 @@ def write_points(path: str | os.PathLike, points: Points, force: bool = True) ->
         raise InputError("already exists (use --force to overwrite)", path)
     write_text(path, format_points(points))
     return path
+
+
+def count_rows(path: str | os.PathLike) -> int:
+    """How many rows of a ``points.csv`` hold anything (the header not counted; 0 for a missing file)."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    try:
+        rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read points ({exc})", path) from exc
+    return sum(1 for row in rows[1:] if any(field.strip() for field in row))

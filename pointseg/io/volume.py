@@ -180,10 +180,22 @@ def read_volume(path: str | os.PathLike, dtype: np.dtype | type | None = None) -
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"cannot read image ({reason})", path) from exc
     volume.path = str(path)
+    _check_geometry(volume, path)
     _check_finite(volume.array, path)
     if dtype is not None:
         volume.array = volume.array.astype(dtype, copy=False)
     return volume
+
+
+def _check_geometry(volume: Volume, path: Path) -> None:
+    """:class:`InputError` for voxels that are not numbers (an RGB image) or an affine that maps no volume
+    (non-finite, or singular: a zero voxel size, as a header with ``srow_z`` all zero gives)."""
+    if not np.issubdtype(volume.array.dtype, np.number):
+        raise InputError(f"voxels are not numbers (data type {volume.array.dtype}; an RGB image?)", path)
+    linear = np.asarray(volume.affine, dtype=np.float64)[:3, :3]
+    if not np.all(np.isfinite(volume.affine)) or abs(np.linalg.det(linear)) < 1e-9:
+        sizes = " x ".join(f"{s:g}" for s in np.linalg.norm(linear, axis=0))
+        raise InputError(f"the affine maps no volume (voxel size {sizes} mm, singular or not finite)", path)
 
 
 def _check_finite(array: np.ndarray, path: Path) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from pointseg.device import resolve_device
 from pointseg.errors import InputError
-from pointseg.io.atomic import atomic_path
+from pointseg.io.atomic import atomic_path, check_output
 from pointseg.io.volume import Volume, read_volume, write_nifti
 from pointseg.labels import LabelSet
 from pointseg.predict.base import CONFIDENCE, LABELS, PREDICTORS, Prediction, label_dtype, network_from_checkpoint
@@ -69,6 +69,9 @@ def predict_file(
     """``pointseg predict``: labels NIfTI (and optional float16 HDF5 probabilities) on the CT's grid."""
     import h5py
 
+    check_output(out, suffixes=(".nii.gz", ".nii"))  # before the model is loaded or anything predicted
+    if probabilities is not None:
+        check_output(probabilities, suffixes=(".h5", ".hdf5"))
     torch_device = resolve_device(device)
     loaded = load_model(run, torch_device)
     if probabilities is not None and not getattr(loaded, "has_probabilities", False):

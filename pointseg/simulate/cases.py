@@ -11,7 +11,7 @@ import numpy as np
 
 from pointseg.io.atomic import write_text
 from pointseg.simulate.clicks import ClickConfig, case_rng, simulate_clicks
-from pointseg.io.dataset import LABELS_META_NAME, Case, discover_cases, write_labels
+from pointseg.io.dataset import LABELS_META_NAME, Case, check_label_values, discover_cases, write_labels
 from pointseg.errors import InputError
 from pointseg.labels import LabelSet, get_label_set
 from pointseg.io.points import write_points
@@ -48,6 +48,10 @@ def write_phantoms(
         raise InputError(f"unknown anatomy {anatomy!r} (known: {', '.join(ANATOMIES)})")
     if cases < 1:
         raise InputError("--cases must be at least 1")
+    letters = [set("LR"), set("AP"), set("SI")]
+    code = str(orientation).upper()
+    if len(code) != 3 or sorted(next((i for i, s in enumerate(letters) if c in s), 9) for c in code) != [0, 1, 2]:
+        raise InputError(f"--orientation must name one of L/R, A/P and S/I each (RAS, LPS, PIR ...), not {orientation!r}")
     kind = ANATOMIES[anatomy]
     config = kind.config() if spacing is None else kind.config(spacing=tuple(float(s) for s in spacing))
     label_set = None if kind.label_set is None else get_label_set(kind.label_set)
@@ -93,6 +97,7 @@ def write_simulated_clicks(
         raise InputError(f"already exists{more} (use --force to overwrite)", existing[0])
     for case in progress(cases, "simulated clicks"):
         ct, labels = case.load_ct(), case.load_labels(label_set)
+        check_label_values(labels, label_set)
         difference = labels.grid_difference(ct, names=("labels", "CT"))
         if difference is not None:
             raise InputError(f"labels are not on the CT's grid: {difference}", labels.path)
