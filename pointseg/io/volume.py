@@ -215,8 +215,19 @@ def _check_finite(array: np.ndarray, path: Path) -> None:
 
 
 def _read_nifti(path: Path) -> Volume:
-    image = nib.load(str(path))
-    array = np.asanyarray(image.dataobj)  # applies scl_slope / scl_inter; reads (and checks) all bytes now
+    if path.name.lower().endswith(".gz"):
+        # read to the end of the gzip stream: its CRC and length are checked only there, so a flipped byte
+        # that still decompresses would otherwise pass unnoticed
+        import gzip
+
+        with gzip.open(path, "rb") as stream:
+            kind = nib.Nifti2Image if int.from_bytes(stream.peek(4)[:4], "little") == 540 else nib.Nifti1Image
+            image = kind.from_file_map({"image": nib.FileHolder(str(path), fileobj=stream)})
+            array = np.asanyarray(image.dataobj)  # applies scl_slope / scl_inter
+            stream.read()
+    else:
+        image = nib.load(str(path))
+        array = np.asanyarray(image.dataobj)  # applies scl_slope / scl_inter; reads all bytes now
     if array.ndim == 4 and array.shape[3] == 1:
         array = array[..., 0]
     if array.ndim != 3:

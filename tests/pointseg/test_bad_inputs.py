@@ -38,6 +38,16 @@ def singular_affine(tmp_path):
     return ["check", str(ds)], "ct.nii.gz", "the affine maps no volume"
 
 
+def flipped_byte(tmp_path):
+    # one byte flipped in the middle of the compressed CT: gzip's CRC at the end of the stream says so
+    ds = _dataset(tmp_path)
+    path = ds / "a" / "ct.nii.gz"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    return ["check", str(ds)], "ct.nii.gz", "cannot read image"
+
+
 def trailing_empty_row(tmp_path):
     ds = _dataset(tmp_path)
     (ds / "a" / "points.csv").write_text("label,i,j,k\nL1,12,10,5\n,,,,5\n", encoding="utf-8")
@@ -160,7 +170,7 @@ def zero_spacing(tmp_path):
     return ["preprocess", str(ds), "--spacing", "0"], "--spacing", "not 0"
 
 
-CASES = [singular_affine, trailing_empty_row, empty_checkpoint, predict_out_is_a_folder, predict_out_is_text,
+CASES = [singular_affine, flipped_byte, trailing_empty_row, empty_checkpoint, predict_out_is_a_folder, predict_out_is_text,
          predict_out_under_a_file, train_out_is_a_file, report_out_is_a_file, fuse_runs_is_a_file, fuse_without_a_click,
          fuse_negative_opening, rgb_image, fractional_labels, huge_label_id, resume_with_another_pipeline,
          resume_with_another_label_set, bad_orientation, split_names_no_case, negative_slice_size, zero_spacing]
