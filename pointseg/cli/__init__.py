@@ -67,17 +67,16 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pointseg {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     selected = _selected(argv) if argv is not None else None
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    common.add_argument("--quiet", action="store_true", help="no progress bars")
     for name in COMMANDS:
-        common = argparse.ArgumentParser(add_help=False)
-        common.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-        common.add_argument("--quiet", action="store_true", help="no progress bars")
         if argv is not None and name != selected:
             sub.add_parser(name, help=COMMANDS.help(name), parents=[common])
             continue
         command = COMMANDS.build(name)
         p = sub.add_parser(name, help=COMMANDS.help(name), description=command.description or COMMANDS.help(name),
-                           parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter
-                           if command.raw_description else _HelpFormatter)
+                           parents=[common], formatter_class=_HelpFormatter)
         command.add_arguments(p, list(argv or ()))
         p.set_defaults(func=command.run)
     return parser

@@ -18,7 +18,6 @@ class Command:
     """A ``pointseg`` command (see the module notes)."""
 
     description: str = ""  # the longer text of ``--help`` (the one-line help is given at registration)
-    raw_description: bool = False  # keep the description's line breaks
 
     def add_arguments(self, parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
         raise NotImplementedError

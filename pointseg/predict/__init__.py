@@ -37,12 +37,6 @@ def load_model(run: str | os.PathLike, device: torch.device | str = "cpu"):
     return PREDICTORS.lookup(run_info_from(checkpoint).predictor).from_checkpoint(checkpoint, device)
 
 
-def predict(loaded, ct: Volume, device: torch.device | str = "cpu", batch_size: int = 8,
-            show_progress: bool = False, probabilities=None) -> Prediction:
-    """The named maps of ``loaded`` (any predictor from :func:`load_model`) for a whole CT."""
-    return loaded.predict(ct, device, batch_size, show_progress, probabilities=probabilities)
-
-
 def probabilities_file(h5, affine: np.ndarray, label_set: LabelSet):
     """A ``shape -> dataset`` function that creates the ``probabilities`` dataset of an open HDF5 file
     (float16, chunked per k-slice, lzf) with the affine and class names as attributes."""
@@ -83,7 +77,7 @@ def predict_file(
         if probabilities is not None:
             tmp = stack.enter_context(atomic_path(Path(probabilities)))
             sink = probabilities_file(stack.enter_context(h5py.File(tmp, "w")), ct.affine, loaded.label_set)
-        prediction = predict(loaded, ct, torch_device, batch_size, show_progress, probabilities=sink)
+        prediction = loaded.predict(ct, torch_device, batch_size, show_progress, probabilities=sink)
         write_nifti(Volume(prediction.labels, ct.affine), out, dtype=label_dtype(loaded.label_set.num_classes))
         for name, path in map_paths(out, prediction).items():
             value = prediction[name]
@@ -101,5 +95,5 @@ def map_paths(out: str | os.PathLike, prediction: Prediction) -> dict[str, Path]
             if name not in (LABELS, CONFIDENCE)}
 
 
-__all__ = ["PREDICTORS", "Prediction", "load_model", "network_from_checkpoint", "predict", "predict_file",
+__all__ = ["PREDICTORS", "Prediction", "load_model", "network_from_checkpoint", "predict_file",
            "probabilities_file"]
